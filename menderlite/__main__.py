@@ -1,0 +1,3 @@
+from menderlite.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The application factory: shared middlewares, one route table per service and API, resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from menderlite import deployments, devauth, inventory, tenantadm, useradm, workflows
+from menderlite.config import Settings
+from menderlite.context import Context
+from menderlite.web.cors import CORS_ORIGINS, add_cors_headers, cors_middleware
+from menderlite.web.errors import error_middleware
+from menderlite.web.guards import INTERNAL_NETWORKS, guard_middleware, parse_networks
+from menderlite.web.health import DATABASE
+from menderlite.web.request_id import add_request_id_header, request_id_middleware
+from menderlite.web.urls import PUBLIC_URL
+
+log = logging.getLogger(__name__)
+
+CONTEXT = web.AppKey("context", Context)
+
+# Order matters only where a service's setup reads another's service object at construction time.
+SERVICES = (workflows, tenantadm, useradm, devauth, inventory, deployments)
+
+
+def create_app(settings: Settings, ctx: Context | None = None) -> web.Application:
+    """Build the application; the database schema must already be migrated (see `db.migrate`)."""
+    ctx = ctx or Context.from_settings(settings)
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware, cors_middleware, guard_middleware],
+        client_max_size=settings.server.max_json_body_bytes,
+    )
+    app[CONTEXT] = ctx
+    app[PUBLIC_URL] = settings.server.public_url
+    app[CORS_ORIGINS] = tuple(settings.server.cors_origins)
+    app[INTERNAL_NETWORKS] = parse_networks(settings.server.internal_networks)
+    app[DATABASE] = ctx.db
+    app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(add_cors_headers)
+    app.cleanup_ctx.append(_database(ctx))
+    for service in SERVICES:
+        service.setup(app, ctx)
+    return app
+
+
+def _database(ctx: Context):  # type: ignore[no-untyped-def]
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        removed = ctx.storage.remove_orphan_temp_files()
+        if removed:
+            log.info("removed %d unfinished upload(s) left by an earlier run", removed)
+        yield
+        await ctx.db.close()
+
+    return database

@@ -1,0 +1,13 @@
+"""Internal API of deployments (/api/internal/v1/deployments): only peers in the configured networks reach it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from menderlite.web import health
+
+routes = web.RouteTableDef()
+PREFIX = "/api/internal/v1/deployments"
+
+routes.get(f"{PREFIX}/alive")(health.alive)
+routes.get(f"{PREFIX}/health")(health.health)

@@ -1,0 +1,3 @@
+"""Tables owned by the inventory service."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables owned by the tenantadm service."""
+
+from __future__ import annotations

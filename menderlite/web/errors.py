@@ -1,0 +1,82 @@
+"""Errors as values: services raise `ApiError`; one middleware renders every error as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from menderlite.web.request_id import request_id_of
+
+log = logging.getLogger("menderlite.errors")
+
+JSON_CONTENT_TYPE = "application/json"
+
+# What the real services answer for errors the router or the HTTP layer raises.
+_HTTP_MESSAGES = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "Resource not found",
+    405: "Method not allowed",
+    413: "request body too large",
+    415: "Bad Content-Type or charset, expected 'application/json'",
+    429: "too many requests",
+}
+
+
+class ApiError(Exception):
+    """An error with the HTTP status and message the API catalogue gives for it.
+
+    `body` replaces the standard `{"error", "request_id"}` document where the reference documents another
+    shape (e.g. a 409 that returns the conflicting object).
+    """
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.body = body
+
+
+def error_response(request: web.Request, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    document: dict[str, str] = {"error": message}
+    request_id = request_id_of(request)
+    if request_id:
+        document["request_id"] = request_id
+    return json_response(document, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.body is not None:
+            return json_response(exc.body, status=exc.status, headers=exc.headers)
+        return error_response(request, exc.status, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {name: value for name, value in exc.headers.items() if name.lower() in ("allow", "retry-after")}
+        message = _HTTP_MESSAGES.get(exc.status) or exc.reason
+        return error_response(request, exc.status, message, headers)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request))
+        return error_response(request, 500, "internal error")
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """`application/json; charset=utf-8`, compact."""
+    return web.json_response(data, status=status, headers=headers, dumps=json_dumps)

@@ -1,0 +1,54 @@
+"""Reading JSON request bodies: 415 for the wrong type, 413 above the limit, 400 for bad JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from menderlite.web.errors import ApiError
+
+EMPTY = "JSON payload is empty"
+
+
+def is_json_content_type(request: web.BaseRequest) -> bool:
+    if request.content_type != "application/json":
+        return False
+    charset = request.charset
+    return charset is None or charset.lower().replace("-", "") == "utf8"
+
+
+def require_json_content_type(request: web.BaseRequest) -> None:
+    if not is_json_content_type(request):
+        raise ApiError(415, "Bad Content-Type or charset, expected 'application/json'")
+
+
+async def read_raw_json_bytes(request: web.Request) -> bytes:
+    """The body of a JSON request, exactly as received (e.g. for signature checks)."""
+    if request.body_exists:
+        require_json_content_type(request)
+    # request.read() enforces the application's client_max_size and raises 413, rendered as JSON.
+    return await request.read()
+
+
+async def read_json(request: web.Request, context: str = "failed to decode request body") -> Any:
+    """Parse the JSON body; errors read `<context>: <reason>` as the real services word them."""
+    raw = await read_raw_json_bytes(request)
+    return parse_json(raw, context)
+
+
+def parse_json(raw: bytes, context: str = "failed to decode request body") -> Any:
+    if not raw.strip():
+        raise ApiError(400, f"{context}: {EMPTY}")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"{context}: {exc}") from None
+
+
+async def read_json_object(request: web.Request, context: str = "failed to decode request body") -> dict[str, Any]:
+    value = await read_json(request, context)
+    if not isinstance(value, dict):
+        raise ApiError(400, f"{context}: expected a JSON object")
+    return value

@@ -1,0 +1,3 @@
+"""Tables owned by the workflows service."""
+
+from __future__ import annotations

@@ -1,0 +1,77 @@
+"""Shared fixtures: a migrated SQLite file per test (copied from a session template), shared keys, the app."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from menderlite.app import CONTEXT, create_app
+from menderlite.config import Settings, load
+from menderlite.context import Context
+from menderlite.db import migrate
+from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
+
+
+@pytest.fixture(scope="session")
+def shared_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """RSA 3072 generation is slow: one key pair for the whole session."""
+    directory = tmp_path_factory.mktemp("keys")
+    key, secret = directory / "jwt-private.pem", directory / "url-secret"
+    load_or_create_rsa_key(key)
+    load_or_create_secret(secret)
+    return {"jwt_private_key": key, "url_secret": secret}
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "menderlite.db"
+    migrate.upgrade(path)
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, shared_keys: dict[str, Path], migrated_template: Path) -> Callable[..., Settings]:
+    """Settings for a fresh data directory holding a migrated database; keyword overrides per section."""
+
+    def factory(**overrides: dict[str, Any]) -> Settings:
+        data_dir = tmp_path / "data"
+        data_dir.mkdir(exist_ok=True)
+        database = data_dir / "menderlite.db"
+        if not database.exists():
+            shutil.copyfile(migrated_template, database)
+        base = load(
+            environ={},
+            flags={
+                "server": {"data_dir": str(data_dir), "access_log": False},
+                "keys": {name: str(path) for name, path in shared_keys.items()},
+            },
+        )
+        return base.with_overrides(overrides)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+def ctx(app: web.Application) -> Context:
+    return app[CONTEXT]
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., Any], app: web.Application) -> TestClient:
+    return await aiohttp_client(app)
