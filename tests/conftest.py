@@ -16,6 +16,8 @@ from menderlite.config import Settings, load
 from menderlite.context import Context
 from menderlite.db import migrate
 from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
+from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
+from tests.support import fakes
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +66,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> web.Application:
-    return create_app(settings)
+    app = create_app(settings)
+    fakes.install_missing_verifiers(app)
+    return app
 
 
 @pytest.fixture
@@ -75,3 +79,26 @@ def ctx(app: web.Application) -> Context:
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Any], app: web.Application) -> TestClient:
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def user_headers(client: TestClient) -> dict[str, str]:
+    """Authorization headers of an admin user (no roles: full access) in the default tenant."""
+    if fakes.is_fake(client.app[USER_VERIFIER]):
+        return {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
+    raise NotImplementedError("useradm registers a real verifier: log in a real admin here")
+
+
+DeviceHeaders = Callable[..., Any]
+
+
+@pytest.fixture
+def device_headers(client: TestClient) -> DeviceHeaders:
+    """`await device_headers(device_id)`: Authorization headers of an accepted device in the default tenant."""
+
+    async def make(device_id: str) -> dict[str, str]:
+        if fakes.is_fake(client.app[DEVICE_VERIFIER]):
+            return {"Authorization": f"Bearer {fakes.FAKE_DEVICE_PREFIX}{device_id}"}
+        raise NotImplementedError("devauth registers a real verifier: authenticate and accept a real device here")
+
+    return make
