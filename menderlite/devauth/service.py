@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -141,6 +141,7 @@ class DevauthService:
         self.ctx = ctx
         self.settings = ctx.settings.devauth
         self.verdicts = VerdictCache(self.settings.verify_cache_size)
+        self.clock: Callable[[], float] = time.time  # when tokens are issued (tests move it)
 
     # --- auth requests ---------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class DevauthService:
         """
         request = self.parse_auth_request(body, signature)
         tenant_id = ""
-        issued_at = int(time.time())
+        issued_at = int(self.clock())
         expires_at = issued_at + self.settings.jwt_expiration_seconds
         async with self.ctx.db.write() as session:
             admission = await self._admit(session, tenant_id, request)
@@ -315,9 +316,12 @@ class DevauthService:
         if not isinstance(token_id, str) or not isinstance(tenant_id, str):
             return
         async with self.ctx.db.write() as session:
-            await session.execute(
-                delete(Token).where(Token.id == token_id, Token.tenant_id == tenant_id, Token.expires_at <= utcnow())
+            row = await session.scalar(
+                select(Token).where(Token.id == token_id, Token.tenant_id == tenant_id, Token.expires_at <= utcnow())
             )
+            if row is not None:
+                self._invalidate_device(session, tenant_id, row.device_id)
+                await session.delete(row)
 
     # --- management: reading --------------------------------------------------------------------------
 

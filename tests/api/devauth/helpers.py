@@ -46,8 +46,8 @@ class Management:
         self.client = client
         self.headers = headers
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return await self.client.request(method, MANAGEMENT + path, headers=self.headers, **kwargs)
+    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return await self.client.request(method, MANAGEMENT + path, headers={**self.headers, **(headers or {})}, **kwargs)
 
     async def devices(self, query: str = "") -> list[dict[str, Any]]:
         response = await self.call("GET", f"/devices{query}")
