@@ -65,10 +65,13 @@ def test_rsa_public_key_blocks_and_short_rsa_keys() -> None:
 
 def test_unsupported_key_types() -> None:
     secp256k1 = ec.generate_private_key(ec.SECP256K1())
-    dsa_key = dsa.generate_private_key(key_size=2048)
+    dsa_key = dsa.generate_private_key(key_size=1024)
     x_key = x25519.X25519PrivateKey.generate()
-    for key, message in ((secp256k1, "unsupported elliptic curve secp256k1"), (dsa_key, "unsupported key type"), (x_key, "unsupported key type")):
-        pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    cases = ((secp256k1, "unsupported elliptic curve secp256k1"), (dsa_key, "unsupported key type"), (x_key, "unsupported key type"))
+    for key, message in cases:
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
         with pytest.raises(PublicKeyError, match=message):
             parse_public_key(pem, min_rsa_bits=2048)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import jwt as pyjwt
 from sqlalchemy import delete, func, select
@@ -285,8 +285,7 @@ class DevauthService:
         try:
             claims = self.ctx.keys.verify_jwt(token, issuer=self.settings.jwt_issuer)
         except TokenExpired:
-            await self._forget_expired_token(token)
-            raise ApiError(403, TOKEN_EXPIRED) from None
+            await self._refuse_expired(token)
         except TokenError:
             raise ApiError(401, UNAUTHORIZED) from None
         tenant_id = claims.get("mender.tenant", "")
@@ -308,13 +307,18 @@ class DevauthService:
             raise ApiError(401, UNAUTHORIZED)
         return Verdict(tenant_id, device_id, token_id, plan, float(claims["exp"]))
 
-    async def _forget_expired_token(self, token: str) -> None:
-        """Delete the token row of an expired token, unless a newer token of the same auth set still lives."""
+    async def _refuse_expired(self, token: str) -> NoReturn:
+        """403 for an expired device token, whose row goes unless a newer token of the same auth set lives."""
         # The signature was valid (PyJWT checks it before `exp`), so the claims can be trusted.
         claims = pyjwt.decode(token, options={"verify_signature": False})
         token_id, tenant_id = claims.get("jti"), claims.get("mender.tenant", "")
-        if not isinstance(token_id, str) or not isinstance(tenant_id, str):
-            return
+        if (
+            claims.get("iss") != self.settings.jwt_issuer
+            or claims.get("mender.device") is not True
+            or not isinstance(token_id, str)
+            or not isinstance(tenant_id, str)
+        ):
+            raise ApiError(401, UNAUTHORIZED)  # e.g. an expired user token: not ours to judge
         async with self.ctx.db.write() as session:
             row = await session.scalar(
                 select(Token).where(Token.id == token_id, Token.tenant_id == tenant_id, Token.expires_at <= utcnow())
@@ -322,6 +326,7 @@ class DevauthService:
             if row is not None:
                 self._invalidate_device(session, tenant_id, row.device_id)
                 await session.delete(row)
+        raise ApiError(403, TOKEN_EXPIRED)
 
     # --- management: reading --------------------------------------------------------------------------
 

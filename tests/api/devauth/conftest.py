@@ -15,7 +15,6 @@ def app(settings: Settings) -> web.Application:
     return build_app(settings)
 
 
-
 @pytest.fixture
 def management(client: TestClient, user_headers: dict[str, str]) -> Management:
     return Management(client, user_headers)

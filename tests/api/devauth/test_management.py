@@ -149,7 +149,9 @@ async def test_auth_set_status_moves_and_errors(client: TestClient, management: 
         response = await management.call("PUT", f"/devices/{target}/auth/{set_id}/status", json=body)
         assert response.status == status, body
         assert await error_of(response) == message
-    empty = await management.call("PUT", f"/devices/{device_id}/auth/{auth_set_id}/status", headers={"Content-Type": "application/json"})
+    empty = await management.call(
+        "PUT", f"/devices/{device_id}/auth/{auth_set_id}/status", headers={"Content-Type": "application/json"}
+    )
     assert empty.status == 400
     assert await error_of(empty) == "failed to decode status data: JSON payload is empty"
     missing = await management.call("GET", f"/devices/{other_id}/auth/{auth_set_id}/status")
@@ -187,8 +189,9 @@ async def test_preauthorize_creates_a_device_and_conflicts_return_the_device(cli
     assert record["identity_data"] == device.identity
     assert [(s["status"], s["pubkey"]) for s in record["auth_sets"]] == [("preauthorized", device.public_key_pem)]
 
+    same_identity = {"sku": "x", "mac": "02:00:00:00:00:09"}
     again = await management.call(
-        "POST", "/devices", json={"identity_data": {"sku": "x", "mac": "02:00:00:00:00:09"}, "pubkey": SimulatedDevice.create().public_key_pem}
+        "POST", "/devices", json={"identity_data": same_identity, "pubkey": SimulatedDevice.create().public_key_pem}
     )
     assert again.status == 409
     assert await again.json() == record  # the conflicting device, documented v2 shape; nothing added
