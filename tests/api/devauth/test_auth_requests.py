@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -270,3 +271,12 @@ async def test_auth_request_needs_no_token_and_ignores_the_tenant_token(client: 
     result = await device.authenticate(client)
     assert result.status == 401
     assert (await management.find(device))["status"] == "pending"
+
+
+async def test_concurrent_requests_create_each_device_once(client: TestClient, management: Management) -> None:
+    devices = [SimulatedDevice.create("ed25519") for _ in range(20)]
+    results = await asyncio.gather(*(device.authenticate(client) for device in devices for _ in range(3)))
+    assert {result.status for result in results} == {401}
+    listed = await management.devices("?per_page=100")
+    assert len(listed) == 20
+    assert all(len(record["auth_sets"]) == 1 for record in listed)
