@@ -102,6 +102,9 @@ class DevauthSettings:
     jwt_expiration_seconds: int = field(default=604800, metadata=_help("lifetime of device tokens"))
     min_rsa_key_bits: int = field(default=2048, metadata=_help("smallest RSA device key accepted"))
     max_devices: int = field(default=0, metadata=_help("accepted-device limit of the default tenant; 0: unlimited"))
+    verify_cache_size: int = field(
+        default=100000, metadata=_help("device-token verdicts kept in memory (~400 bytes each) to speed up check-ins; 0: no cache")
+    )
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,7 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"{name}: must be positive, got {value}")
     non_negative = {
         "devauth.max_devices": settings.devauth.max_devices,
+        "devauth.verify_cache_size": settings.devauth.verify_cache_size,
         "deployments.storage_limit_bytes": settings.deployments.storage_limit_bytes,
         "server.shutdown_timeout_seconds": settings.server.shutdown_timeout_seconds,
     }

@@ -18,6 +18,7 @@ from menderlite.db import migrate
 from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
 from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
 from tests.support import fakes
+from tests.support.devices import SimulatedDevice, admit
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +97,19 @@ DeviceHeaders = Callable[..., Any]
 def device_headers(client: TestClient) -> DeviceHeaders:
     """`await device_headers(device_id)`: Authorization headers of an accepted device in the default tenant."""
 
+    admitted: dict[str, SimulatedDevice] = {}
+
     async def make(device_id: str) -> dict[str, str]:
         if fakes.is_fake(client.app[DEVICE_VERIFIER]):
             return {"Authorization": f"Bearer {fakes.FAKE_DEVICE_PREFIX}{device_id}"}
-        raise NotImplementedError("devauth registers a real verifier: authenticate and accept a real device here")
+        # A real device (Ed25519: instant keys), preauthorized with this id and authenticated over HTTP.
+        device = admitted.get(device_id)
+        if device is None:
+            device, _ = await admit(client, device_id)
+            admitted[device_id] = device
+        else:
+            result = await device.authenticate(client)
+            assert result.status == 200, f"device {device_id} lost its admission: {result.status} {result.body}"
+        return device.auth_headers()
 
     return make
