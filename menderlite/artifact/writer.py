@@ -98,7 +98,7 @@ def write_module_artifact(
     manifest = "".join(f"{checksums[path]}  {path}\n" for path in sorted(checksums)).encode()
 
     directory = temp_dir or output.parent
-    data_path = directory / f".{output.name}.data.tmp"
+    data_path = directory / f"{output.name}.data.tmp"  # in the temp dir: orphans are removed at start-up
     try:
         _write_payload_tar(data_path, files, now, compresslevel, cancel)
         with open(output, "wb") as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as outer:
