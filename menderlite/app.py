@@ -10,11 +10,11 @@ from aiohttp import web
 from menderlite import deployments, devauth, inventory, tenantadm, useradm, workflows
 from menderlite.config import Settings
 from menderlite.context import Context
-from menderlite.web.cors import CORS_ORIGINS, add_cors_headers, cors_middleware
+from menderlite.web.cors import CORS_ORIGINS, cors_middleware
 from menderlite.web.errors import error_middleware
 from menderlite.web.guards import INTERNAL_NETWORKS, guard_middleware, parse_networks
 from menderlite.web.health import DATABASE
-from menderlite.web.request_id import add_request_id_header, request_id_middleware
+from menderlite.web.request_id import request_id_middleware
 from menderlite.web.urls import PUBLIC_URL
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> web.Applicatio
     """Build the application; the database schema must already be migrated (see `db.migrate`)."""
     ctx = ctx or Context.from_settings(settings)
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, cors_middleware, guard_middleware],
+        middlewares=[request_id_middleware, cors_middleware, error_middleware, guard_middleware],
         client_max_size=settings.server.max_json_body_bytes,
     )
     app[CONTEXT] = ctx
@@ -37,8 +37,6 @@ def create_app(settings: Settings, ctx: Context | None = None) -> web.Applicatio
     app[CORS_ORIGINS] = tuple(settings.server.cors_origins)
     app[INTERNAL_NETWORKS] = parse_networks(settings.server.internal_networks)
     app[DATABASE] = ctx.db
-    app.on_response_prepare.append(add_request_id_header)
-    app.on_response_prepare.append(add_cors_headers)
     app.cleanup_ctx.append(_database(ctx))
     for service in SERVICES:
         service.setup(app, ctx)

@@ -30,11 +30,15 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
             ),
             "Access-Control-Max-Age": "600",
         }
-        return web.Response(status=204, headers=headers)
-    return await handler(request)
+        response: web.StreamResponse = web.Response(status=204, headers=headers)
+    else:
+        response = await handler(request)
+    if not response.prepared:
+        add_cors_headers(request, response)
+    return response
 
 
-async def add_cors_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+def add_cors_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     origin = allowed_origin(request)
     if origin is None:
         return

@@ -26,12 +26,20 @@ def _from_client(request: web.Request) -> str | None:
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[_KEY] = _from_client(request) or str(uuid.uuid4())
-    return await handler(request)
+    """Outermost middleware: every response (errors included) carries the id.
+
+    A handler that prepares a streamed response itself sets the header first with `set_request_id_header`.
+    (A middleware rather than an on_response_prepare signal: signals cost far more per request.)
+    """
+    request_id = _from_client(request) or str(uuid.uuid4())
+    request[_KEY] = request_id
+    response = await handler(request)
+    if not response.prepared:
+        response.headers[HEADER] = request_id
+    return response
 
 
-async def add_request_id_header(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """on_response_prepare: also covers streamed and file responses."""
+def set_request_id_header(request: web.BaseRequest, response: web.StreamResponse) -> None:
     request_id = request.get(_KEY)
     if request_id:
         response.headers[HEADER] = request_id
