@@ -579,12 +579,16 @@ class ArtifactsService:
 
     # --- generate --------------------------------------------------------------------------------------
 
-    async def generate(self, tenant_id: str, request: GenerateRequest, chunks: AsyncIterator[bytes], declared_size: int | None = None) -> str:
+    async def generate(
+        self, tenant_id: str, request: GenerateRequest, chunks: AsyncIterator[bytes] | None, declared_size: int | None = None
+    ) -> str:
         """Accept a raw file to build a single-file artifact from, in the background; returns the future id.
 
         The request is durable: its row and the raw file are committed together, and pending builds resume
         at start-up. The built artifact goes through the same checks and store step as an upload."""
         self._validate_generate(request)
+        if chunks is None:
+            raise ApiError(400, "request does not contain the artifact file")
         await self._check_generate_unique(tenant_id, request)
         artifact_id = str(uuid.uuid4())
         received = await self._receive_checked(tenant_id, declared_size, None, chunks)
@@ -624,10 +628,10 @@ class ArtifactsService:
             raise ApiError(400, f"name: must be at most {MAX_NAME} characters")
         if len(request.description) > MAX_DESCRIPTION:
             raise ApiError(400, f"description: must be at most {MAX_DESCRIPTION} characters")
-        if not request.device_types:
-            raise ApiError(400, "request does not contain the list of compatible device types")
         if not request.type:
             raise ApiError(400, "request does not contain the type of artifact")
+        if not request.device_types:
+            raise ApiError(400, "request does not contain the list of compatible device types")
         if request.type not in GENERATE_TYPES:
             raise ApiError(400, f"unsupported type of artifact: {request.type}; supported types are: single_file")
         dest_dir = request.args.get("dest_dir")
