@@ -588,9 +588,10 @@ class ArtifactsService:
 
         The request is durable: its row and the raw file are committed together, and pending builds resume
         at start-up. The built artifact goes through the same checks and store step as an upload."""
-        self._validate_generate(request)
+        self._validate_generate_fields(request)
         if chunks is None:
             raise ApiError(400, "request does not contain the artifact file")
+        self._validate_generate_args(request)
         await self._check_generate_unique(tenant_id, request)
         artifact_id = str(uuid.uuid4())
         received = await self._receive_checked(tenant_id, declared_size, None, chunks)
@@ -623,7 +624,8 @@ class ArtifactsService:
         self._submit(tenant_id, artifact_id)
         return artifact_id
 
-    def _validate_generate(self, request: GenerateRequest) -> None:
+    @staticmethod
+    def _validate_generate_fields(request: GenerateRequest) -> None:
         if not request.name:
             raise ApiError(400, "request does not contain the name of the artifact")
         if len(request.name) > MAX_NAME:
@@ -636,6 +638,9 @@ class ArtifactsService:
             raise ApiError(400, "request does not contain the list of compatible device types")
         if request.type not in GENERATE_TYPES:
             raise ApiError(400, f"unsupported type of artifact: {request.type}; supported types are: single_file")
+
+    @staticmethod
+    def _validate_generate_args(request: GenerateRequest) -> None:
         dest_dir = request.args.get("dest_dir")
         if not isinstance(dest_dir, str) or not dest_dir.startswith("/"):
             raise ApiError(400, "args: dest_dir must be an absolute directory on the device, e.g. {\"dest_dir\": \"/opt/app\"}")
