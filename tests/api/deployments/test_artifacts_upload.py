@@ -332,3 +332,47 @@ async def test_signature_checked_when_keys_are_configured(aiohttp_client, make_s
     assert response.status == 400
     assert (await response.json())["error"] == "artifact signature verification failed"
     await upload_ok(client, headers, maker.single_file("api-verify-unsigned"))
+
+
+# --- storage failures ----------------------------------------------------------------------------------
+
+
+async def test_disk_full_while_receiving(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from menderlite.deployments import artifacts as artifacts_module
+
+    def no_space(handle, digest, chunk):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(artifacts_module, "_write_chunk", no_space)
+    response = await upload(client, user_headers, maker.single_file("api-disk-full"))
+    assert response.status == 400
+    assert (await response.json())["error"] == "not enough disk space to store the artifact"
+    await assert_nothing_stored(client, user_headers, ctx)
+
+
+async def test_disk_full_while_moving_into_place(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    async def no_space(temp_path, key):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ctx.storage, "commit", no_space)
+    response = await upload(client, user_headers, maker.single_file("api-disk-full-2"))
+    assert response.status == 400
+    await assert_nothing_stored(client, user_headers, ctx)
+
+
+async def test_failure_after_the_file_moved_takes_the_file_back(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the transaction fails once the file is in place, neither the row nor the file remains."""
+    real_commit = ctx.storage.commit
+
+    async def commit_then_fail(temp_path, key):  # type: ignore[no-untyped-def]
+        await real_commit(temp_path, key)
+        raise RuntimeError("simulated failure at the end of the transaction")
+
+    monkeypatch.setattr(ctx.storage, "commit", commit_then_fail)
+    response = await upload(client, user_headers, maker.single_file("api-late-failure"))
+    assert response.status == 500
+    await assert_nothing_stored(client, user_headers, ctx)
