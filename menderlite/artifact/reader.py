@@ -44,6 +44,9 @@ from menderlite.artifact.signature import VerifyKey, verify_manifest
 
 SUPPORTED_VERSIONS = (1, 2, 3)
 CHUNK = 1 << 20
+# tarfile's stream reader copies its whole buffer on every read; decompressors read in 8 KiB steps, so a
+# small buffer is much faster than a large one for the outer archive.
+STREAM_BUFFER = 64 << 10
 MAX_SMALL_FILE = 1 << 20  # version, manifest, signature, each JSON header file
 MAX_HEADER_BYTES = 16 << 20  # the whole decompressed header archive
 MAX_PAYLOADS = 1024
@@ -129,8 +132,11 @@ class _ArtifactReader:
     # --- outer archive ---------------------------------------------------------------------------------
 
     def read(self, handle: BinaryIO) -> Artifact:
+        # A file on disk is read with the random-access reader (still front to back: member data is read
+        # straight from the file); a pipe with the stream reader. Both keep memory flat.
+        mode = "r:" if _seekable(handle) else "r|"
         try:
-            with tarfile.open(fileobj=handle, mode="r|", bufsize=CHUNK) as outer:
+            with tarfile.open(fileobj=handle, mode=mode, bufsize=STREAM_BUFFER) as outer:  # type: ignore[call-overload]
                 self._read_members(outer)
         except ArtifactError:
             raise
@@ -480,6 +486,13 @@ class _ArtifactReader:
 
 
 # --- small helpers -------------------------------------------------------------------------------------
+
+
+def _seekable(handle: BinaryIO) -> bool:
+    try:
+        return handle.seekable() and handle.tell() == 0
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _tar_message(exc: BaseException) -> str:
