@@ -458,11 +458,16 @@ class ArtifactsService:
         maximum = self.settings.max_artifact_bytes
         if declared_size is not None and declared_size > maximum:
             raise ApiError(400, MSG_TOO_LARGE)
-        if content_length is not None and content_length > maximum + (1 << 20):  # room for the other form parts
+        # Content-Length covers the other form parts too: allow 1 MiB for them.
+        if content_length is not None and content_length > maximum + (1 << 20):
             raise ApiError(400, MSG_TOO_LARGE)
         usage = await self.storage_usage(tenant_id)
         room = usage.limit - usage.usage if usage.limit > 0 else None
-        if room is not None and (room <= 0 or (declared_size is not None and declared_size > room)):
+        if room is not None and (
+            room <= 0
+            or (declared_size is not None and declared_size > room)
+            or (content_length is not None and content_length > room + (1 << 20))
+        ):
             raise ApiError(422, MSG_STORAGE_LIMIT)
         cap, message = (maximum, (400, MSG_TOO_LARGE))
         if room is not None and room < maximum:
