@@ -115,7 +115,7 @@ class DeploymentsSettings:
     max_artifact_bytes: int = field(default=10737418240, metadata=_help("largest accepted artifact upload"))
     storage_limit_bytes: int = field(default=0, metadata=_help("artifact storage limit of the default tenant; 0: none"))
     artifact_verify_keys: list[str] = field(
-        default_factory=list, metadata=_help("PEM public keys that verify signed artifacts (RSA or ECDSA)")
+        default_factory=list, metadata=_help("RSA or ECDSA public keys (PEM files or PEM text); signed uploads must verify with one, else 400")
     )
 
 

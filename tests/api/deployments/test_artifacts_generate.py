@@ -1,0 +1,130 @@
+"""POST /artifacts/generate: a single-file artifact built in the background, durable across restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from menderlite.app import CONTEXT, create_app
+from menderlite.context import Context
+from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_ok
+from tests.support import fakes
+from tests.support.artifacts import ArtifactMaker, run_mender_artifact
+
+GENERATE = ARTIFACTS + "/generate"
+
+
+def generate_form(content: bytes | None, **overrides: Any) -> aiohttp.FormData:
+    fields = {
+        "name": "generated-app",
+        "description": "built by the server",
+        "device_types_compatible": "qemux86-64,raspberrypi4",
+        "type": "single_file",
+        "args": json.dumps({"dest_dir": "/opt/app"}),
+        **overrides,
+    }
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value in fields.items():
+        if value is not None:
+            form.add_field(name, value)
+    if content is not None:
+        form.add_field("file", content, filename="app.bin", content_type="application/octet-stream")
+    return form
+
+
+async def test_generate_builds_a_valid_artifact(client: TestClient, user_headers: dict[str, str], ctx: Context, tmp_path: Path) -> None:
+    content = os.urandom(200000)
+    response = await client.post(GENERATE, data=generate_form(content), headers=user_headers)
+    assert response.status == 201, await response.text()
+    artifact_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert response.headers["Location"] == f"{ARTIFACTS}/{artifact_id}"
+
+    await ctx.deployments.artifacts.wait_idle()
+    response = await client.get(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)
+    assert response.status == 200
+    document = await response.json()
+    assert document["name"] == "generated-app"
+    assert document["description"] == "built by the server"
+    assert document["device_types_compatible"] == ["qemux86-64", "raspberrypi4"]
+    assert document["info"] == {"format": "mender", "version": 3}
+    assert document["updates"][0]["type_info"] == {"type": "single-file"}
+    files = {f["name"]: f for f in document["updates"][0]["files"]}
+    assert files["app.bin"]["size"] == len(content)
+    assert document["artifact_provides"]["rootfs-image.single-file.version"] == "generated-app"
+    assert stored_files(ctx) == [f"default/{artifact_id}"]  # the raw upload is gone
+
+    link = await (await client.get(f"{ARTIFACTS}/{artifact_id}/download", headers=user_headers)).json()
+    downloaded = tmp_path / "generated.mender"
+    downloaded.write_bytes(await (await client.get(link["uri"].split(str(client.server.port), 1)[1])).read())
+    assert document["size"] == downloaded.stat().st_size
+    validate = run_mender_artifact("validate", downloaded)
+    assert validate.returncode == 0, validate.stderr
+    read = run_mender_artifact("read", downloaded)
+    assert read.returncode == 0 and "Name: generated-app" in read.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "with_file", "message"),
+    [
+        ({"name": None}, True, "request does not contain the name of the artifact"),
+        ({"type": None}, True, "request does not contain the type of artifact"),
+        ({"device_types_compatible": None}, True, "request does not contain the list of compatible device types"),
+        ({}, False, "request does not contain the artifact file"),
+        ({"type": "rootfs"}, True, "unsupported type of artifact: rootfs; supported types are: single_file"),
+        ({"args": "not json"}, True, None),
+        ({"args": json.dumps({"dest_dir": "relative/dir"})}, True, None),
+        ({"args": json.dumps({"dest_dir": "/x", "filename": "../etc/passwd"})}, True, None),
+    ],
+)
+async def test_generate_validation(
+    client: TestClient, user_headers: dict[str, str], ctx: Context, overrides: dict[str, Any], with_file: bool, message: str | None
+) -> None:
+    response = await client.post(GENERATE, data=generate_form(b"x" * 100 if with_file else None, **overrides), headers=user_headers)
+    assert response.status == 400
+    if message is not None:
+        assert (await response.json())["error"] == message
+    assert stored_files(ctx) == []
+
+
+async def test_generate_not_unique(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker) -> None:
+    await upload_ok(client, user_headers, maker.single_file("generated-app", ("raspberrypi4",)))
+    response = await client.post(GENERATE, data=generate_form(b"data"), headers=user_headers)
+    assert response.status == 422
+    assert (await response.json())["error"] == "Artifact not unique"
+    response = await client.post(GENERATE, data=generate_form(b"data", device_types_compatible="other-board"), headers=user_headers)
+    assert response.status == 201
+
+
+async def test_generate_needs_multipart(client: TestClient, user_headers: dict[str, str]) -> None:
+    response = await client.post(GENERATE, json={"name": "x"}, headers=user_headers)
+    assert response.status == 415
+
+
+async def test_restart_during_generation_resumes_it(
+    aiohttp_client, settings, user_headers: dict[str, str], client: TestClient, ctx: Context, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The request survives a stop before the build: the raw file and its row are durable, the half-built
+    temporary file is discarded at start-up, and the new process builds the artifact."""
+    monkeypatch.setattr(ctx.deployments.artifacts, "_submit", lambda tenant_id, artifact_id: None)  # "crash" before building
+    response = await client.post(GENERATE, data=generate_form(b"payload" * 1000), headers=user_headers)
+    assert response.status == 201
+    artifact_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert stored_files(ctx) == [f"default/{artifact_id}.raw"]
+    half_built = ctx.settings.artifacts_dir / ".tmp" / "interrupted.part"
+    half_built.write_bytes(b"half an artifact")
+    assert await (await client.get(ARTIFACTS, headers=user_headers)).json() == []
+
+    restarted = create_app(settings)
+    fakes.install_missing_verifiers(restarted)
+    client2 = await aiohttp_client(restarted)
+    await restarted[CONTEXT].deployments.artifacts.wait_idle()
+    listing = await (await client2.get(ARTIFACTS, headers=user_headers)).json()
+    assert [(artifact["id"], artifact["name"]) for artifact in listing] == [(artifact_id, "generated-app")]
+    assert stored_files(ctx) == [f"default/{artifact_id}"]
+    assert not half_built.exists()

@@ -1,0 +1,145 @@
+"""Edit, delete, releases, and the internal tenant endpoints."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from menderlite.context import Context
+from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_form, upload_ok
+from tests.support.artifacts import ArtifactMaker
+
+INTERNAL = "/api/internal/v1/deployments"
+
+
+async def test_edit_description(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("edit-me"), description="old")
+    before = await (await client.get(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)).json()
+    response = await client.put(f"{ARTIFACTS}/{artifact_id}", json={"description": "new text"}, headers=user_headers)
+    assert response.status == 204
+    after = await (await client.get(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)).json()
+    assert after["description"] == "new text"
+    assert after["modified"] >= before["modified"]
+    response = await client.put(f"{ARTIFACTS}/{artifact_id}", json={"description": "x" * 4097}, headers=user_headers)
+    assert response.status == 400
+    response = await client.put(f"{ARTIFACTS}/{artifact_id}", data=b"", headers={**user_headers, "Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["error"] == "failed to decode request body: JSON payload is empty"
+
+
+async def test_bad_and_unknown_ids(client: TestClient, user_headers: dict[str, str]) -> None:
+    unknown = str(uuid.uuid4())
+    for method, path in [("GET", "not-a-uuid"), ("PUT", "not-a-uuid"), ("DELETE", "not-a-uuid"), ("GET", "not-a-uuid/download")]:
+        response = await client.request(method, f"{ARTIFACTS}/{path}", json={"description": ""} if method == "PUT" else None, headers=user_headers)
+        assert response.status == 400, (method, path)
+        assert (await response.json())["error"] == "ID is not UUIDv4"
+    for method, path in [("GET", unknown), ("PUT", unknown), ("DELETE", unknown), ("GET", f"{unknown}/download")]:
+        response = await client.request(method, f"{ARTIFACTS}/{path}", json={"description": ""} if method == "PUT" else None, headers=user_headers)
+        assert response.status == 404, (method, path)
+        assert (await response.json())["error"] == "Resource not found"
+
+
+async def test_delete_removes_row_and_file(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker) -> None:
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("delete-me"))
+    assert stored_files(ctx) == [f"default/{artifact_id}"]
+    response = await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)
+    assert response.status == 204
+    assert (await client.get(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)).status == 404
+    assert stored_files(ctx) == []
+    # the name and device type are free again
+    await upload_ok(client, user_headers, maker.single_file("delete-me"))
+
+
+async def test_artifact_used_by_deployments(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("in-use"))
+    calls = []
+
+    async def in_use(tenant_id: str, used_id: str, unfinished_only: bool) -> bool:
+        calls.append((tenant_id, used_id, unfinished_only))
+        return True
+
+    monkeypatch.setattr(ctx.deployments, "artifact_in_use", in_use)
+    response = await client.put(f"{ARTIFACTS}/{artifact_id}", json={"description": "x"}, headers=user_headers)
+    assert response.status == 422
+    assert (await response.json())["error"] == "Image has already been used in deployment"
+    response = await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)
+    assert response.status == 409
+    assert (await response.json())["error"] == "Artifact is used in active deployment"
+    assert calls == [("", artifact_id, False), ("", artifact_id, True)]
+    assert stored_files(ctx) == [f"default/{artifact_id}"]
+
+
+async def test_releases_group_by_name_descending(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    a1 = await upload_ok(client, user_headers, maker.single_file("release-a", ("arm1",)))
+    a2 = await upload_ok(client, user_headers, maker.single_file("release-a", ("arm2",)))
+    b1 = await upload_ok(client, user_headers, maker.single_file("release-b", ("arm1",)))
+    response = await client.get("/api/management/v1/deployments/deployments/releases", headers=user_headers)
+    assert response.status == 200
+    releases = await response.json()
+    assert [release["name"] for release in releases] == ["release-b", "release-a"]
+    assert [artifact["id"] for artifact in releases[1]["artifacts"]] == [a1, a2]
+    assert releases[0]["artifacts"][0]["id"] == b1
+    assert set(releases[0]) == {"name", "artifacts"}
+    response = await client.get("/api/management/v1/deployments/deployments/releases?name=release-a", headers=user_headers)
+    assert [release["name"] for release in await response.json()] == ["release-a"]
+    response = await client.get("/api/management/v1/deployments/deployments/releases?name=release", headers=user_headers)
+    assert await response.json() == []
+
+
+# --- internal API --------------------------------------------------------------------------------------
+
+
+async def test_internal_tenant_provisioning(client: TestClient) -> None:
+    response = await client.post(f"{INTERNAL}/tenants", json={"tenant_id": "58be8208dd77460001fe0d78"})
+    assert response.status == 201
+    response = await client.post(f"{INTERNAL}/tenants", json={"tenant_id": "58be8208dd77460001fe0d78"})
+    assert response.status == 201  # provisioning again is harmless
+    response = await client.post(f"{INTERNAL}/tenants", json={})
+    assert response.status == 400
+    assert (await response.json())["error"] == "tenant_id must be provided"
+
+
+async def test_internal_storage_limits(client: TestClient) -> None:
+    tenant = "58be8208dd77460001fe0d78"
+    response = await client.get(f"{INTERNAL}/tenants/{tenant}/limits/storage")
+    assert await response.json() == {"limit": 0, "usage": 0}
+    response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json={"limit": 1073741824})
+    assert response.status == 204
+    response = await client.get(f"{INTERNAL}/tenants/{tenant}/limits/storage")
+    assert await response.json() == {"limit": 1073741824, "usage": 0}
+    for bad in ({"limit": -1}, {"limit": "1"}, {}):
+        response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json=bad)
+        assert response.status == 400, bad
+    response = await client.put(f"{INTERNAL}/tenants/..%2Fetc/limits/storage", json={"limit": 1})
+    assert response.status in (400, 404)
+
+
+async def test_internal_tenant_upload(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker) -> None:
+    tenant = "58be8208dd77460001fe0d78"
+    artifact_id = str(uuid.uuid4())
+    path = maker.single_file("tenant-art")
+    response = await client.post(f"{INTERNAL}/tenants/{tenant}/artifacts", data=upload_form(path, fields={"artifact_id": artifact_id}))
+    assert response.status == 201, await response.text()
+    assert response.headers["Location"].endswith(f"/artifacts/{artifact_id}")
+    assert [record.id for record in await ctx.deployments.artifacts.list(tenant)] == [artifact_id]
+    assert stored_files(ctx) == [f"{tenant}/{artifact_id}"]
+    # the default tenant does not see it, and may hold the same name
+    assert await (await client.get(ARTIFACTS, headers=user_headers)).json() == []
+    await upload_ok(client, user_headers, path)
+    usage = await (await client.get(f"{INTERNAL}/tenants/{tenant}/limits/storage")).json()
+    assert usage == {"limit": 0, "usage": path.stat().st_size}
+    # the same id again, and a bad id
+    response = await client.post(f"{INTERNAL}/tenants/{tenant}/artifacts", data=upload_form(maker.single_file("tenant-art-2"), fields={"artifact_id": artifact_id}))
+    assert response.status == 409
+    response = await client.post(f"{INTERNAL}/tenants/{tenant}/artifacts", data=upload_form(path, fields={"artifact_id": "nope"}))
+    assert response.status == 400
+    assert (await response.json())["error"] == "artifact_id is not a valid UUID"
+
+
+async def test_internal_upload_to_the_default_tenant(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    response = await client.post(f"{INTERNAL}/tenants/default/artifacts", data=upload_form(maker.single_file("default-internal")))
+    assert response.status == 201
+    listing = await (await client.get(ARTIFACTS, headers=user_headers)).json()
+    assert [artifact["name"] for artifact in listing] == ["default-internal"]

@@ -1,0 +1,307 @@
+"""Test artifacts made with the real `mender-artifact` (Debian package), plus hand-made variants it cannot
+write (format 1, zstd) and broken ones. Build once per session through the `artifact_maker` fixture.
+
+Tests that need the binary skip with a clear message when it is missing, unless MENDERLITE_E2E_REQUIRED=1,
+in which case they fail.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+import zstandard
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+MENDER_ARTIFACT = "mender-artifact"
+
+
+def mender_artifact_binary() -> str:
+    """Path of mender-artifact, or skip (fail when MENDERLITE_E2E_REQUIRED=1)."""
+    found = shutil.which(MENDER_ARTIFACT)
+    if found:
+        return found
+    message = "mender-artifact is not installed (apt-get install mender-artifact); real-artifact tests need it"
+    if os.environ.get("MENDERLITE_E2E_REQUIRED") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run_mender_artifact(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([mender_artifact_binary(), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+class ArtifactMaker:
+    """Makes (and caches) artifacts in one directory. Every method returns the artifact's path."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._cache: dict[str, Path] = {}
+        self._keys: dict[str, tuple[Path, Path]] = {}
+
+    # --- keys ------------------------------------------------------------------------------------------
+
+    def key_pair(self, kind: str) -> tuple[Path, Path]:
+        """(private PEM, public PEM) of kind "rsa" (PKCS#1) or "ecdsa" (P-256, SEC1), as mender-artifact wants."""
+        if kind not in self._keys:
+            key = rsa.generate_private_key(65537, 2048) if kind == "rsa" else ec.generate_private_key(ec.SECP256R1())
+            private = self.dir / f"{kind}-private.pem"
+            public = self.dir / f"{kind}-public.pem"
+            private.write_bytes(
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+            )
+            public.write_bytes(
+                key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            )
+            self._keys[kind] = (private, public)
+        return self._keys[kind]
+
+    # --- real mender-artifact --------------------------------------------------------------------------
+
+    def _made(self, key: str, build) -> Path:  # type: ignore[no-untyped-def]
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _write(self, output: Path, args: Sequence[str | Path]) -> Path:
+        result = run_mender_artifact(*args, "-o", output)
+        if result.returncode != 0:
+            raise RuntimeError(f"mender-artifact {' '.join(map(str, args))} failed: {result.stderr}")
+        return output
+
+    def content(self, name: str, size: int) -> Path:
+        path = self.dir / "content" / name
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(os.urandom(size))
+        return path
+
+    def single_file(
+        self,
+        name: str,
+        device_types: Sequence[str] = ("qemux86-64",),
+        *,
+        size: int = 10000,
+        compression: str = "gzip",
+        meta_data: dict[str, object] | None = None,
+        extra: Sequence[str] = (),
+    ) -> Path:
+        """A `module-image -T single-file` artifact, as in CLIENTS.md §2."""
+        key = json.dumps(["single", name, list(device_types), size, compression, meta_data, list(extra)])
+
+        def build() -> Path:
+            work = self.dir / f"single-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+            work.mkdir()
+            (work / "dest_dir").write_text("/opt/menderlite-test\n")
+            (work / "filename").write_text("payload.bin\n")
+            (work / "permissions").write_text("644\n")
+            payload = work / "payload.bin"
+            payload.write_bytes(os.urandom(size))
+            args: list[str | Path] = ["write", "module-image", "-T", "single-file", "-n", name, "--compression", compression]
+            for device_type in device_types:
+                args += ["-t", device_type]
+            for file in ("dest_dir", "filename", "permissions", "payload.bin"):
+                args += ["-f", work / file]
+            if meta_data is not None:
+                meta = work / "meta.json"
+                meta.write_text(json.dumps(meta_data))
+                args += ["-m", meta]
+            args += list(extra)
+            return self._write(work / "artifact.mender", args)
+
+        return self._made(key, build)
+
+    def directory(self, name: str, device_types: Sequence[str] = ("qemux86-64",), *, meta_data: dict[str, object] | None = None) -> Path:
+        """A `module-image -T directory` artifact (update.tar + dest_dir), with meta-data when given."""
+        key = json.dumps(["directory", name, list(device_types), meta_data])
+
+        def build() -> Path:
+            work = self.dir / f"dir-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+            work.mkdir()
+            with tarfile.open(work / "update.tar", "w") as archive:
+                info = tarfile.TarInfo("hello.txt")
+                data = b"hello from a directory update\n"
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+            (work / "dest_dir").write_text("/opt/menderlite-dir\n")
+            args: list[str | Path] = ["write", "module-image", "-T", "directory", "-n", name, "-f", work / "update.tar", "-f", work / "dest_dir"]
+            for device_type in device_types:
+                args += ["-t", device_type]
+            if meta_data is not None:
+                (work / "meta.json").write_text(json.dumps(meta_data))
+                args += ["-m", work / "meta.json"]
+            return self._write(work / "artifact.mender", args)
+
+        return self._made(key, build)
+
+    def rootfs(
+        self, name: str, device_types: Sequence[str] = ("qemux86-64",), *, version: int = 3, compression: str = "gzip", size: int = 65536
+    ) -> Path:
+        """A `rootfs-image` artifact from a dummy image; `version=2` writes the older format."""
+        key = json.dumps(["rootfs", name, list(device_types), version, compression, size])
+
+        def build() -> Path:
+            work = self.dir / f"rootfs-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+            work.mkdir()
+            image = work / "rootfs.ext4"
+            image.write_bytes(os.urandom(size))
+            args: list[str | Path] = ["write", "rootfs-image", "-n", name, "-f", image, "-v", str(version), "--compression", compression]
+            for device_type in device_types:
+                args += ["-t", device_type]
+            return self._write(work / "artifact.mender", args)
+
+        return self._made(key, build)
+
+    def signed(self, source: Path, kind: str) -> Path:
+        """`mender-artifact sign` with an RSA or ECDSA key."""
+        key = json.dumps(["signed", str(source), kind])
+
+        def build() -> Path:
+            private, _ = self.key_pair(kind)
+            output = source.with_name(f"{source.stem}-signed-{kind}.mender")
+            result = run_mender_artifact("sign", "-k", private, "-o", output, source)
+            if result.returncode != 0:
+                raise RuntimeError(f"mender-artifact sign failed: {result.stderr}")
+            return output
+
+        return self._made(key, build)
+
+    # --- hand-made variants ----------------------------------------------------------------------------
+
+    def zstd(self, source: Path) -> Path:
+        """`source` with its header and payloads recompressed as .zst (mender-artifact 3.9 cannot write zstd)."""
+        return self._made(json.dumps(["zstd", str(source)]), lambda: recompress_zstd(source, source.with_name(f"{source.stem}-zstd.mender")))
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+
+# --- rewriting artifacts -------------------------------------------------------------------------------
+
+
+def read_members(path: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(path) as archive:
+        return [(member, archive.extractfile(member).read()) for member in archive.getmembers()]  # type: ignore[union-attr]
+
+
+def write_members(path: Path, members: Iterable[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o600
+            archive.addfile(info, io.BytesIO(content))
+    return path
+
+
+def manifest_of(checksums: dict[str, str]) -> bytes:
+    return "".join(f"{checksums[name]}  {name}\n" for name in sorted(checksums)).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _decompress(name: str, data: bytes) -> bytes:
+    if name.endswith(".gz"):
+        return gzip.decompress(data)
+    if name.endswith(".xz"):
+        import lzma
+
+        return lzma.decompress(data)
+    return data
+
+
+def recompress_zstd(source: Path, output: Path) -> Path:
+    members = read_members(source)
+    manifest = {}
+    for line in dict((m.name, c) for m, c in members)["manifest"].decode().splitlines():
+        digest, _, name = line.partition("  ")
+        manifest[name] = digest
+    rewritten = []
+    for member, content in members:
+        name = member.name
+        if name.startswith("header.tar") or name.startswith("data/"):
+            stem = name.split(".tar")[0] + ".tar"
+            content = zstandard.ZstdCompressor().compress(_decompress(name, content))
+            name = stem + ".zst"
+            if stem == "header.tar":
+                manifest.pop(member.name)
+                manifest[name] = sha256(content)
+        rewritten.append((name, content))
+    rewritten = [(name, manifest_of(manifest) if name == "manifest" else content) for name, content in rewritten]
+    return write_members(output, rewritten)
+
+
+def tar_bytes(files: Iterable[tuple[str, bytes]], mtime: int = 1700000000) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, content in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mtime = mtime
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def make_v1_artifact(output: Path, *, name: str, device_type: str, files: dict[str, bytes], bad_checksum: bool = False) -> Path:
+    """A legacy format-1 artifact (no manifest; per-file checksums in the header), which no current tool writes."""
+    header_files = [
+        ("header-info", json.dumps({"updates": [{"type": "rootfs-image"}], "artifact_name": name, "device_types_compatible": [device_type]}).encode()),
+        ("headers/0000/files", json.dumps({"files": [{"name": file} for file in files]}).encode()),
+        ("headers/0000/type-info", b'{"type":"rootfs-image"}'),
+        ("headers/0000/meta-data", json.dumps({"DeviceType": device_type, "ImageID": name}).encode()),
+    ]
+    for file, content in files.items():
+        digest = sha256(content + (b"x" if bad_checksum else b""))
+        header_files.append((f"headers/0000/checksums/{file}.sha256sum", f"{digest}  {file}\n".encode()))
+    return write_members(
+        output,
+        [
+            ("version", b'{"format":"mender","version":1}'),
+            ("header.tar.gz", gzip.compress(tar_bytes(header_files))),
+            ("data/0000.tar.gz", gzip.compress(tar_bytes(files.items()))),
+        ],
+    )
+
+
+def with_payload_changed(source: Path, output: Path) -> Path:
+    """A well-formed artifact whose payload file no longer matches the manifest checksum."""
+    members = read_members(source)
+    rewritten = []
+    for member, content in members:
+        if member.name.startswith("data/0000.tar"):
+            inner = tarfile.open(fileobj=io.BytesIO(_decompress(member.name, content)))
+            files = [(m.name, inner.extractfile(m).read()) for m in inner.getmembers()]  # type: ignore[union-attr]
+            name, data = files[-1]
+            files[-1] = (name, bytes([data[0] ^ 0xFF]) + data[1:])
+            content = gzip.compress(tar_bytes(files)) if member.name.endswith(".gz") else tar_bytes(files)
+        rewritten.append((member.name, content))
+    return write_members(output, rewritten)
+
+
+def with_bytes_flipped(source: Path, output: Path, member_name: str) -> Path:
+    """The compressed stream of `member_name` damaged in its middle (a corrupt download, say)."""
+    rewritten = []
+    for member, content in read_members(source):
+        if member.name == member_name:
+            middle = len(content) // 2
+            content = content[:middle] + bytes(b ^ 0x55 for b in content[middle:middle + 64]) + content[middle + 64:]
+        rewritten.append((member.name, content))
+    return write_members(output, rewritten)
+
+
+@pytest.fixture(scope="session")
+def artifact_maker(tmp_path_factory: pytest.TempPathFactory) -> ArtifactMaker:
+    return ArtifactMaker(tmp_path_factory.mktemp("artifacts"))

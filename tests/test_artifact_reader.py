@@ -1,0 +1,272 @@
+"""The artifact reader against artifacts made by the real mender-artifact, hand-made variants and broken files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from menderlite.artifact import (
+    ArtifactError,
+    ChecksumError,
+    OperationCancelled,
+    SignatureError,
+    load_verify_keys,
+    read_artifact,
+)
+from menderlite.artifact.writer import PayloadSource, write_module_artifact
+from tests.support.artifacts import (
+    ArtifactMaker,
+    artifact_maker,  # noqa: F401 - session fixture
+    make_v1_artifact,
+    manifest_of,
+    sha256,
+    with_bytes_flipped,
+    with_payload_changed,
+    write_members,
+)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_single_file_v3_with_everything(artifact_maker: ArtifactMaker) -> None:
+    path = artifact_maker.single_file(
+        "full-v1",
+        ("qemux86-64", "raspberrypi4"),
+        size=12345,
+        meta_data={"color": "blue", "list": [1, 2]},
+        extra=["-g", "group-a", "-G", "group-b", "-N", "previous", "-p", "extra.key:extra-value", "-d", "dep.key:dep-value"],
+    )
+    artifact = read_artifact(path)
+    assert artifact.format == "mender"
+    assert artifact.version == 3
+    assert artifact.name == "full-v1"
+    assert artifact.device_types == ("qemux86-64", "raspberrypi4")
+    assert artifact.signed is False and artifact.signature_verified is None
+    assert artifact.payload_types == ("single-file",)
+    assert artifact.provides == {
+        "artifact_name": "full-v1",
+        "artifact_group": "group-a",
+        "extra.key": "extra-value",
+        "rootfs-image.single-file.version": "full-v1",
+    }
+    assert artifact.depends == {
+        "device_type": ["qemux86-64", "raspberrypi4"],
+        "artifact_name": ["previous"],
+        "artifact_group": ["group-b"],
+        "dep.key": "dep-value",
+    }
+    assert artifact.clears_provides == ("rootfs-image.single-file.*",)
+    payload = artifact.payloads[0]
+    assert payload.meta_data == {"color": "blue", "list": [1, 2]}
+    files = {f.name: f for f in payload.files}
+    assert set(files) == {"dest_dir", "filename", "permissions", "payload.bin"}
+    assert files["payload.bin"].size == 12345
+    assert files["dest_dir"].size == len("/opt/menderlite-test\n")
+    assert files["dest_dir"].checksum == hashlib.sha256(b"/opt/menderlite-test\n").hexdigest()
+    assert files["payload.bin"].date.tzinfo is not None
+
+
+def test_directory_module_with_meta_data(artifact_maker: ArtifactMaker) -> None:
+    artifact = read_artifact(artifact_maker.directory("dir-v1", ("beaglebone",), meta_data={"key": "value"}))
+    assert artifact.name == "dir-v1"
+    assert artifact.payload_types == ("directory",)
+    assert artifact.payloads[0].meta_data == {"key": "value"}
+    assert sorted(f.name for f in artifact.payloads[0].files) == ["dest_dir", "update.tar"]
+    assert artifact.depends == {"device_type": ["beaglebone"]}
+
+
+def test_rootfs_image_v3_takes_the_type_from_header_info(artifact_maker: ArtifactMaker) -> None:
+    path = artifact_maker.rootfs("rootfs-v3", ("qemux86-64", "vexpress"), size=70000)
+    artifact = read_artifact(path)
+    assert artifact.payload_types == ("rootfs-image",)  # type-info says "" for rootfs-image in 3.9
+    image = artifact.payloads[0].files[0]
+    assert (image.name, image.size) == ("rootfs.ext4", 70000)
+    assert artifact.provides["rootfs-image.version"] == "rootfs-v3"
+    assert artifact.provides["rootfs-image.checksum"] == image.checksum
+    assert artifact.clears_provides == ("artifact_group", "rootfs_image_checksum", "rootfs-image.*")
+    assert artifact.payloads[0].meta_data is None
+
+
+def test_rootfs_image_format_2(artifact_maker: ArtifactMaker) -> None:
+    artifact = read_artifact(artifact_maker.rootfs("rootfs-v2", ("qemux86-64", "rpi3"), version=2))
+    assert artifact.version == 2
+    assert artifact.name == "rootfs-v2"
+    assert artifact.device_types == ("qemux86-64", "rpi3")
+    assert artifact.depends == {"device_type": ["qemux86-64", "rpi3"]}
+    assert artifact.provides == {"artifact_name": "rootfs-v2"}
+    assert artifact.payload_types == ("rootfs-image",)
+    assert [f.name for f in artifact.payloads[0].files] == ["rootfs.ext4"]
+
+
+@pytest.mark.parametrize("compression", ["none", "lzma"])
+def test_other_compressions(artifact_maker: ArtifactMaker, compression: str) -> None:
+    artifact = read_artifact(artifact_maker.single_file(f"comp-{compression}", compression=compression, size=5000))
+    assert artifact.name == f"comp-{compression}"
+    assert {f.name: f.size for f in artifact.payloads[0].files}["payload.bin"] == 5000
+
+
+def test_zstd_payloads(artifact_maker: ArtifactMaker) -> None:
+    source = artifact_maker.single_file("comp-zstd", size=7000)
+    zstd = artifact_maker.zstd(source)
+    artifact = read_artifact(zstd)
+    original = read_artifact(source)
+    assert artifact.name == "comp-zstd"
+    assert artifact.payloads[0].files == original.payloads[0].files
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
+def test_signed_artifacts_verify_with_the_right_key_only(artifact_maker: ArtifactMaker, kind: str) -> None:
+    signed = artifact_maker.signed(artifact_maker.single_file("to-sign"), kind)
+    assert read_artifact(signed).signed is True
+    own_key = load_verify_keys([str(artifact_maker.key_pair(kind)[1])])
+    assert read_artifact(signed, verify_keys=own_key).signature_verified is True
+    other = "ecdsa" if kind == "rsa" else "rsa"
+    with pytest.raises(SignatureError, match="signature verification failed"):
+        read_artifact(signed, verify_keys=load_verify_keys([str(artifact_maker.key_pair(other)[1])]))
+    unsigned = read_artifact(artifact_maker.single_file("to-sign"), verify_keys=own_key)
+    assert unsigned.signed is False and unsigned.signature_verified is None
+
+
+def test_format_1(tmp_path: Path) -> None:
+    path = make_v1_artifact(tmp_path / "v1.mender", name="legacy", device_type="vexpress", files={"rootfs.img": b"r" * 3000})
+    artifact = read_artifact(path)
+    assert (artifact.version, artifact.name, artifact.device_types) == (1, "legacy", ("vexpress",))
+    assert artifact.payloads[0].files[0].checksum == hashlib.sha256(b"r" * 3000).hexdigest()
+    bad = make_v1_artifact(tmp_path / "v1-bad.mender", name="legacy", device_type="vexpress", files={"rootfs.img": b"r"}, bad_checksum=True)
+    with pytest.raises(ChecksumError, match="^invalid checksum"):
+        read_artifact(bad)
+
+
+def test_reads_from_a_pipe_without_seeking(artifact_maker: ArtifactMaker) -> None:
+    path = artifact_maker.single_file("piped", size=300000)
+    process = subprocess.Popen(["cat", str(path)], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        assert read_artifact(process.stdout).name == "piped"
+    finally:
+        process.wait()
+
+
+def test_payload_not_matching_the_manifest(artifact_maker: ArtifactMaker, tmp_path: Path) -> None:
+    broken = with_payload_changed(artifact_maker.single_file("tamper"), tmp_path / "tampered.mender")
+    with pytest.raises(ChecksumError, match="^invalid checksum for file data/0000/payload.bin"):
+        read_artifact(broken)
+
+
+def test_corrupt_compressed_payload(artifact_maker: ArtifactMaker, tmp_path: Path) -> None:
+    broken = with_bytes_flipped(artifact_maker.single_file("corrupt", size=50000), tmp_path / "c.mender", "data/0000.tar.gz")
+    with pytest.raises(ArtifactError):
+        read_artifact(broken)
+
+
+def test_corrupt_header(artifact_maker: ArtifactMaker, tmp_path: Path) -> None:
+    broken = with_bytes_flipped(artifact_maker.rootfs("corrupt-header"), tmp_path / "h.mender", "header.tar.gz")
+    with pytest.raises(ArtifactError):
+        read_artifact(broken)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, None])
+def test_truncated_artifacts(artifact_maker: ArtifactMaker, tmp_path: Path, fraction: float | None) -> None:
+    data = artifact_maker.single_file("truncated", size=40000).read_bytes()
+    # None: inside the last payload bytes (the final 1024 bytes are the tar's end-of-archive zeros)
+    length = int(len(data) * fraction) if fraction is not None else len(data) - 1024 - 600
+    cut = tmp_path / "cut.mender"
+    cut.write_bytes(data[:length])
+    with pytest.raises(ArtifactError):
+        read_artifact(cut)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", os.urandom(8192), b"not an artifact at all\n" * 300, gzip.compress(b"x" * 10000)],
+    ids=["empty", "random", "text", "gzip"],
+)
+def test_files_that_are_not_artifacts(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk"
+    path.write_bytes(content)
+    with pytest.raises(ArtifactError):
+        read_artifact(path)
+
+
+def test_a_tar_that_is_not_an_artifact(tmp_path: Path) -> None:
+    path = write_members(tmp_path / "plain.tar", [("readme.txt", b"hello"), ("data.bin", os.urandom(1000))])
+    with pytest.raises(ArtifactError, match="does not start with its version"):
+        read_artifact(path)
+
+
+def test_unsupported_version(tmp_path: Path) -> None:
+    version = b'{"format":"mender","version":4}'
+    path = write_members(tmp_path / "v4.mender", [("version", version), ("manifest", manifest_of({"version": sha256(version)}))])
+    with pytest.raises(ArtifactError, match=r"^unsupported version: 4; supported versions are: 1, 2, 3$"):
+        read_artifact(path)
+
+
+def test_manifest_entry_without_its_file(artifact_maker: ArtifactMaker, tmp_path: Path) -> None:
+    """A payload member removed (an artifact cut at a member boundary) is noticed from the manifest."""
+    from tests.support.artifacts import read_members
+
+    members = [(m.name, c) for m, c in read_members(artifact_maker.single_file("cut-at-boundary")) if not m.name.startswith("data/")]
+    path = write_members(tmp_path / "nodata.mender", members)
+    with pytest.raises(ArtifactError, match="missing from the artifact"):
+        read_artifact(path)
+
+
+def test_conflicting_provides_are_refused(tmp_path: Path) -> None:
+    payload = tmp_path / "f.bin"
+    payload.write_bytes(b"abc")
+    output = tmp_path / "conflict.mender"
+    write_module_artifact(
+        output, name="conflict", device_types=["x"], payload_type="custom",
+        files=[PayloadSource(name="f.bin", path=payload)], provides={"artifact_name": "other"},
+    )
+    with pytest.raises(ArtifactError, match=r"^Conflicting keys not allowed in the provides parameters\. key: artifact_name$"):
+        read_artifact(output)
+
+
+def test_conflicting_depends_are_refused(tmp_path: Path) -> None:
+    payload = tmp_path / "f.bin"
+    payload.write_bytes(b"abc")
+    output = tmp_path / "conflict.mender"
+    write_module_artifact(
+        output, name="conflict", device_types=["x"], payload_type="custom",
+        files=[PayloadSource(name="f.bin", path=payload)], depends={"device_type": "y"},
+    )
+    with pytest.raises(ArtifactError, match=r"depends parameters\. key: device_type$"):
+        read_artifact(output)
+
+
+def test_cancel_stops_reading(artifact_maker: ArtifactMaker) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(OperationCancelled):
+        read_artifact(artifact_maker.single_file("cancelled"), cancel=cancel)
+
+
+def test_unpacked_size_cap(artifact_maker: ArtifactMaker) -> None:
+    with pytest.raises(ArtifactError, match="too large once unpacked"):
+        read_artifact(artifact_maker.single_file("capped", size=20000), max_unpacked_bytes=10000)
+
+
+def test_signature_over_a_changed_manifest_fails(artifact_maker: ArtifactMaker, tmp_path: Path) -> None:
+    """Re-signing is needed after any change: editing the manifest of a signed artifact breaks verification."""
+    from tests.support.artifacts import read_members
+
+    signed = artifact_maker.signed(artifact_maker.single_file("resign"), "rsa")
+    members = []
+    for member, content in read_members(signed):
+        if member.name == "manifest":
+            content = content + b"\n"
+        members.append((member.name, content))
+    path = write_members(tmp_path / "edited.mender", members)
+    keys = load_verify_keys([artifact_maker.key_pair("rsa")[1].read_text()])
+    with pytest.raises(SignatureError):
+        read_artifact(path, verify_keys=keys)
+
