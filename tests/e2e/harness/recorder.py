@@ -1,0 +1,140 @@
+"""A scriptable HTTP server that records every request: for checking what a real client sends, and for
+driving a client through a flow the server under test cannot do yet (harness self-tests).
+
+    recorder = RecordingServer()            # every request gets 404 until routes are added
+    recorder.route("POST", AUTH_PATH, Reply(200, "token"))
+    recorder.route("GET", "/artifact.mender", lambda request: Reply(200, artifact_bytes))
+    with recorder: ... recorder.requests ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from tests.e2e.harness import diagnostics
+
+AUTH_PATH = "/api/devices/v1/authentication/auth_requests"
+INVENTORY_PATH = "/api/devices/v1/inventory/device/attributes"
+NEXT_V2_PATH = "/api/devices/v2/deployments/device/deployments/next"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: str
+    headers: CIMultiDict[str]  # case-insensitive (Go sends X-Men-Signature)
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes | str | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> web.Response:
+        body = self.body
+        headers = dict(self.headers)
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
+        return web.Response(status=self.status, body=body.encode() if isinstance(body, str) else body, headers=headers)
+
+
+Handler = Callable[[RecordedRequest], Reply]
+
+
+class RecordingServer:
+    def __init__(self, default: Reply = Reply(404, {"error": "not found"})) -> None:
+        self.default = default
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def route(self, method: str, path: str, reply: Reply | Handler) -> None:
+        self._routes[(method, path)] = reply if callable(reply) else (lambda request, fixed=reply: fixed)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def find(self, method: str, path: str) -> list[RecordedRequest]:
+        return [request for request in self.requests if request.method == method and request.path == path]
+
+    def wait_for_request(self, method: str, path: str, predicate: Callable[[RecordedRequest], bool] = lambda r: True,
+                         timeout: float = 30) -> RecordedRequest:
+        found = diagnostics.wait_for(lambda: [r for r in self.find(method, path) if predicate(r)],
+                                     what=f"{method} {path} at the recording server", timeout=timeout)
+        return found[0]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        recorded = RecordedRequest(request.method, request.path, request.query_string, CIMultiDict(request.headers), await request.read())
+        with self._lock:
+            self._requests.append(recorded)
+        handler = self._routes.get((request.method, request.path))
+        return (handler(recorded) if handler else self.default).render()
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> RecordingServer:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def serve() -> None:
+            app = web.Application(client_max_size=1 << 30)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(serve())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="recording-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout=10):
+            raise RuntimeError("the recording server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> RecordingServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
