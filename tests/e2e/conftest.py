@@ -7,6 +7,7 @@
 - `make_cli(server)`: a `MenderCli` with its own HOME and token cache.
 - `artifacts` (session): an `ArtifactFactory` (mender-artifact, cached per session).
 - `recorder`: a started `RecordingServer`.
+- `make_proxy(server)`: a started `FaultProxy` in front of an HTTP server (cut or throttle downloads).
 Failing tests get the log tails of the server and devices in use appended to their report.
 """
 
@@ -27,6 +28,7 @@ from tests.e2e.harness.cli import MenderCli
 from tests.e2e.harness.clients import ClientPaths, require_clients, unavailable
 from tests.e2e.harness.device import MenderDevice
 from tests.e2e.harness.isolation import Isolation, IsolationUnavailable, select
+from tests.e2e.harness.proxy import FaultProxy
 from tests.e2e.harness.recorder import RecordingServer
 from tests.e2e.harness.server import E2EServer, start_e2e_server
 
@@ -121,6 +123,20 @@ def make_cli(tmp_path: Path, mender_clients: ClientPaths) -> Callable[..., Mende
 def recorder() -> Iterator[RecordingServer]:
     with RecordingServer() as started:
         yield started
+
+
+@pytest.fixture
+def make_proxy() -> Iterator[Callable[[E2EServer | RecordingServer], FaultProxy]]:
+    proxies: list[FaultProxy] = []
+
+    def make(upstream: E2EServer | RecordingServer) -> FaultProxy:
+        proxy = FaultProxy(upstream.url).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

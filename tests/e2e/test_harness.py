@@ -3,8 +3,10 @@ this branch only answers health checks) or a recording server standing in for th
 
 from __future__ import annotations
 
+import http.client as http_client
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from tests.e2e.harness import diagnostics
 from tests.e2e.harness.api import HttpApi, ManagementApi
-from tests.e2e.harness.artifacts import MIN_DOWNLOAD_BYTES, ArtifactFactory
+from tests.e2e.harness.artifacts import MIN_DOWNLOAD_BYTES, ArtifactFactory, pseudo_random_bytes
 from tests.e2e.harness.clients import REQUIRED_ENV, require_clients
 from tests.e2e.harness.device import MenderDevice
 from tests.e2e.harness.isolation import (
@@ -106,8 +108,11 @@ def test_one_shot_commands_run_in_the_device_isolation(make_device: Any, recorde
     assert device.show_provides() == {}  # provides live in the data store, filled by the first update
 
 
-def serve_one_deployment(recorder: RecordingServer, artifact: Path, artifact_name: str, device_type: str) -> list[str]:
-    """Make the recorder hand out one deployment of `artifact`; returns the list the statuses are reported to."""
+def serve_one_deployment(
+    recorder: RecordingServer, artifact: Path, artifact_name: str, device_type: str, logs: list[Any] | None = None
+) -> list[str]:
+    """Make the recorder hand out one deployment of `artifact`; returns the list the statuses are reported to
+    (and appends uploaded deployment logs to `logs`)."""
     statuses: list[str] = []
     handed_out = threading.Event()
     instructions = {
@@ -129,7 +134,12 @@ def serve_one_deployment(recorder: RecordingServer, artifact: Path, artifact_nam
     recorder.route("POST", NEXT_V2_PATH, next_deployment)
     recorder.route("GET", "/download/artifact-1", Reply(200, artifact.read_bytes()))
     recorder.route("PUT", "/api/devices/v1/deployments/device/deployments/deployment-1/status", status)
-    recorder.route("PUT", "/api/devices/v1/deployments/device/deployments/deployment-1/log", Reply(204))
+    def log(request: RecordedRequest) -> Reply:
+        if logs is not None:
+            logs.append(request.json())
+        return Reply(204)
+
+    recorder.route("PUT", "/api/devices/v1/deployments/device/deployments/deployment-1/log", log)
     return statuses
 
 
@@ -152,6 +162,31 @@ def test_device_installs_a_single_file_artifact_into_its_work_dir(
     device.stop()
     assert device.show_artifact() == "harness-install-v2"
     assert device.show_provides()["rootfs-image.single-file.version"] == "harness-install-v2"
+
+
+def test_rootfs_image_fails_on_a_simulated_device_and_the_log_is_uploaded(
+    make_device: Any, recorder: RecordingServer, artifacts: ArtifactFactory
+) -> None:
+    accept_every_device(recorder)
+    device = make_device(recorder, start=False)
+    logs: list[Any] = []
+    statuses = serve_one_deployment(recorder, artifacts.rootfs_image("harness-rootfs-v2"), "harness-rootfs-v2", device.device_type, logs)
+    device.start()
+    device.wait_for(lambda: logs, what="the deployment log upload", timeout=60)
+    assert statuses[-1] == "failure"
+    messages = [entry["message"] for entry in logs[0]["messages"]]
+    assert any("Artifact Payload type 'rootfs-image' is not supported" in message for message in messages), messages
+
+
+def test_script_artifact_runs_on_the_device(make_device: Any, recorder: RecordingServer, artifacts: ArtifactFactory) -> None:
+    accept_every_device(recorder)
+    device = make_device(recorder, start=False)
+    artifact = artifacts.script("harness-script-v1", f"mkdir -p {device.dest_dir} && echo ran > {device.dest_dir}/trace\n")
+    statuses = serve_one_deployment(recorder, artifact, "harness-script-v1", device.device_type)
+    device.start()
+    device.wait_for(lambda: statuses and statuses[-1] in ("success", "failure"), what="the deployment to finish", timeout=60)
+    assert statuses[-1] == "success"
+    assert device.installed_file("trace").read_text() == "ran\n"
 
 
 def test_dispatch_fallback_isolates_devices_without_namespaces(
@@ -231,6 +266,49 @@ def test_device_without_the_certificate_is_refused(make_device: Any, tls_server:
     assert tls_server.find_requests("POST", AUTH_PATH, since=since) == []
 
 
+def test_device_through_the_fault_proxy_reaches_menderlite(make_device: Any, server: Any, make_proxy: Any) -> None:
+    proxy = make_proxy(server)
+    since = server.mark()
+    make_device(proxy.url)
+    server.wait_for_request("POST", AUTH_PATH, since=since)
+    assert proxy.requests[0].path == AUTH_PATH
+
+
+# --- the fault proxy ---------------------------------------------------------------------------------------------------
+
+
+def test_fault_proxy_forwards_unchanged_and_cuts_or_throttles_matching_responses(recorder: RecordingServer, make_proxy: Any) -> None:
+    payload = pseudo_random_bytes(200_000, "proxy")
+
+    def download(request: RecordedRequest) -> Reply:
+        if request.headers.get("Range"):
+            start = int(request.headers["Range"].removeprefix("bytes=").split("-")[0])
+            return Reply(206, payload[start:], headers={"Content-Range": f"bytes {start}-{len(payload) - 1}/{len(payload)}"})
+        return Reply(200, payload)
+
+    recorder.route("GET", "/download/blob", download)
+    recorder.route("POST", "/echo", lambda request: Reply(201, request.body, headers={"X-Seen-Host": request.headers["Host"]}))
+    proxy = make_proxy(recorder)
+    proxy.cut(r"/download/.*", after_bytes=50_000)
+    http = HttpApi(proxy.url)
+
+    with pytest.raises(http_client.IncompleteRead) as cut:
+        http.get("/download/blob")
+    assert len(cut.value.partial) == 50_000
+    assert http.get("/download/blob").body == payload  # cut once only
+    resumed = http.get("/download/blob", headers={"Range": "bytes=50000-"}).expect(206)
+    assert resumed.body == payload[50_000:] and resumed.headers["Content-Range"] == f"bytes 50000-199999/{len(payload)}"
+    echoed = http.post("/echo", data=b"signed bytes\n", headers={"Content-Type": "application/json"}).expect(201)
+    assert echoed.body == b"signed bytes\n"
+    assert echoed.headers["X-Seen-Host"] == proxy.url.removeprefix("http://")  # links built from Host lead back here
+    assert [(r.status, r.range, r.cut) for r in proxy.requests[:3]] == [(200, None, True), (200, None, False), (206, "bytes=50000-", False)]
+
+    proxy.throttle(r"/download/.*", bytes_per_second=400_000)
+    started = time.monotonic()
+    assert http.get("/download/blob").body == payload
+    assert time.monotonic() - started >= 0.4  # 200 kB at 400 kB/s: a lower bound, never flaky
+
+
 # --- mender-artifact and mender-cli ------------------------------------------------------------------------------
 
 
@@ -271,14 +349,14 @@ def test_management_api_helpers_send_the_documented_requests(recorder: Recording
         {"id": "d1", "identity_data": {"mac": "02:00:00:00:00:01"}, "auth_sets": [{"id": "a1", "status": "pending"}]}]))
     recorder.route("PUT", "/api/management/v2/devauth/devices/d1/auth/a1/status", Reply(204))
     recorder.route("POST", "/api/management/v1/deployments/deployments", Reply(201, headers={"Location": "./deployments/dep-9"}))
+    recorder.route("GET", "/api/management/v1/deployments/deployments/dep-9/statistics", Reply(200, {"success": 1, "already-installed": 0}))
 
     management = ManagementApi.login(HttpApi(recorder.url), "admin@e2e.example", "secret-password")
-    device = management.device_with_identity(mac="02:00:00:00:00:01")
-    assert device is not None
-    management.accept(device)
+    assert management.accept_device(mac="02:00:00:00:00:01") == "d1"
     assert management.create_deployment("rollout", "app-v2", ["d1"]) == "dep-9"
+    assert management.wait_for_statistics("dep-9", success=1, already_installed=0)["success"] == 1
 
-    login, listing, accept, create = recorder.requests
+    login, listing, accept, create, _ = recorder.requests
     assert login.headers["Authorization"].startswith("Basic ")
     assert listing.headers["Authorization"] == "Bearer user-jwt"
     assert accept.json() == {"status": "accepted"}

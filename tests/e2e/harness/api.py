@@ -18,6 +18,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.harness import diagnostics
+
 
 @dataclass
 class HttpResponse:
@@ -133,6 +135,20 @@ class ManagementApi:
                 return device
         return None
 
+    def wait_for_device(self, *, status: str | None = None, timeout: float = 30, **identity: str) -> dict[str, Any]:
+        """Wait until devauth lists a device with this identity (and `status`, e.g. "pending")."""
+        def found() -> dict[str, Any] | None:
+            device = self.device_with_identity(**identity)
+            return device if device is not None and (status is None or device.get("status") == status) else None
+
+        return diagnostics.wait_for(found, what=f"device {identity} ({status or 'any status'}) in devauth", timeout=timeout)
+
+    def accept_device(self, *, timeout: float = 30, **identity: str) -> str:
+        """Wait for the pending device with this identity (e.g. mac=device.mac), accept it, return its id."""
+        device = self.wait_for_device(status="pending", timeout=timeout, **identity)
+        self.accept(device)
+        return str(device["id"])
+
     def set_auth_status(self, device_id: str, auth_id: str, status: str) -> None:
         self.http.put(f"/api/management/v2/devauth/devices/{device_id}/auth/{auth_id}/status", json={"status": status}).expect(204)
 
@@ -151,6 +167,14 @@ class ManagementApi:
         return {attribute["name"]: attribute["value"] for attribute in response.expect(200).json().get("attributes") or []
                 if attribute.get("scope", "inventory") == "inventory"}
 
+    def wait_for_inventory(self, device_id: str, timeout: float = 30, **expected: Any) -> dict[str, Any]:
+        """Wait until the device's inventory has every `name=value` of `expected`; returns the inventory."""
+        def matching() -> dict[str, Any] | None:
+            inventory = self.inventory(device_id)
+            return inventory if inventory and all(inventory.get(name) == value for name, value in expected.items()) else None
+
+        return diagnostics.wait_for(matching, what=f"inventory of {device_id} with {expected}", timeout=timeout)
+
     # --- deployments --------------------------------------------------------------------------------------
     def artifacts(self) -> list[dict[str, Any]]:
         return self.http.get("/api/management/v1/deployments/artifacts").expect(200).json()
@@ -164,6 +188,22 @@ class ManagementApi:
 
     def statistics(self, deployment_id: str) -> dict[str, int]:
         return self.http.get(f"/api/management/v1/deployments/deployments/{deployment_id}/statistics").expect(200).json()
+
+    def wait_for_statistics(self, deployment_id: str, timeout: float = 60, **expected: int) -> dict[str, int]:
+        """Wait until the deployment's statistics have these counts (keyword `already_installed` stands for
+        `already-installed`); returns the statistics."""
+        wanted = {name.replace("_", "-"): count for name, count in expected.items()}
+
+        def matching() -> dict[str, int] | None:
+            statistics = self.statistics(deployment_id)
+            return statistics if all(statistics.get(name) == count for name, count in wanted.items()) else None
+
+        return diagnostics.wait_for(matching, what=f"statistics {wanted} of deployment {deployment_id}", timeout=timeout)
+
+    def wait_for_deployment_status(self, deployment_id: str, status: str = "finished", timeout: float = 60) -> dict[str, Any]:
+        return diagnostics.wait_for(
+            lambda: (lambda d: d if d.get("status") == status else None)(self.deployment(deployment_id)),
+            what=f"deployment {deployment_id} {status}", timeout=timeout)
 
     def deployment_devices(self, deployment_id: str) -> list[dict[str, Any]]:
         return self.http.get(f"/api/management/v1/deployments/deployments/{deployment_id}/devices").expect(200).json()

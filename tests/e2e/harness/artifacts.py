@@ -132,6 +132,16 @@ class ArtifactFactory:
                 *[arg for path in files for arg in ("-f", str(path))], *extra_args]
         return self._write(output, args)
 
+    def script(self, name: str, script: str, *, device_types: str | Sequence[str] = "qemux86-64", extra_args: Sequence[str] = ()) -> Path:
+        """A module-image of type `script`: the device runs `script` (shell) at ArtifactInstall. Handy for a
+        slow install (`sleep 5`) or for leaving a trace (`echo ran > <device.dest_dir>/trace`)."""
+        digest = hashlib.sha256(script.encode()).hexdigest()[:16]
+        source = self.directory / "scripts" / digest / "install.sh"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(script if script.startswith("#!") else f"#!/bin/sh\n{script}")
+        source.chmod(0o755)
+        return self.module_image(name, module_type="script", files=[source], device_types=device_types, extra_args=extra_args)
+
     def validate(self, artifact: Path, *, key: Path | None = None) -> ToolResult:
         return self.run("validate", *(["-k", str(key)] if key else []), str(artifact))
 

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -248,6 +249,7 @@ class MenderDevice:
                 self._kill_group()
                 self.process.wait()
         self._kill_group()
+        self._await_group_exit()
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
@@ -259,6 +261,12 @@ class MenderDevice:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _await_group_exit(self, timeout: float = 5) -> None:
+        """SIGKILL is asynchronous: give the killed children a moment to be gone."""
+        deadline = time.monotonic() + timeout
+        while self.leftover_processes() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def close(self) -> None:
         """Stop the daemon and release what the device holds (fixtures call this)."""
@@ -349,7 +357,7 @@ class MenderDevice:
 
 
 def processes_with_env(variable: str, value: str) -> list[int]:
-    """PIDs whose environment has variable=value (readable ones only)."""
+    """PIDs of live (not zombie) processes whose environment has variable=value (readable ones only)."""
     wanted = f"{variable}={value}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
@@ -357,8 +365,9 @@ def processes_with_env(variable: str, value: str) -> list[int]:
             continue
         try:
             environment = (entry / "environ").read_bytes()
-        except OSError:
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError):
             continue
-        if wanted in environment.split(b"\0"):
+        if state != "Z" and wanted in environment.split(b"\0"):
             pids.append(int(entry.name))
     return pids

@@ -9,7 +9,6 @@ driving a client through a flow the server under test cannot do yet (harness sel
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.e2e.harness import diagnostics
+from tests.e2e.harness.background import BackgroundApp
 
 AUTH_PATH = "/api/devices/v1/authentication/auth_requests"
 INVENTORY_PATH = "/api/devices/v1/inventory/device/attributes"
@@ -40,17 +40,33 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Reply:
+    """A canned response. `body` may be bytes, text or a JSON value. `cut_after=N` announces the full
+    Content-Length but drops the connection after N body bytes (an interrupted download)."""
+
     status: int
     body: bytes | str | Any = b""
     headers: dict[str, str] = field(default_factory=dict)
+    cut_after: int | None = None
 
-    def render(self) -> web.Response:
-        body = self.body
+    def body_bytes(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
+        body = self.body
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
             headers.setdefault("Content-Type", "application/json")
-        return web.Response(status=self.status, body=body.encode() if isinstance(body, str) else body, headers=headers)
+        return (body.encode() if isinstance(body, str) else body), headers
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        body, headers = self.body_bytes()
+        if self.cut_after is None:
+            return web.Response(status=self.status, body=body, headers=headers)
+        response = web.StreamResponse(status=self.status, headers=headers)
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: self.cut_after])
+        assert request.transport is not None
+        request.transport.close()
+        return response
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -62,9 +78,7 @@ class RecordingServer:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._background: BackgroundApp | None = None
         self.port = 0
 
     @property
@@ -88,50 +102,26 @@ class RecordingServer:
                                      what=f"{method} {path} at the recording server", timeout=timeout)
         return found[0]
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         recorded = RecordedRequest(request.method, request.path, request.query_string, CIMultiDict(request.headers), await request.read())
         with self._lock:
             self._requests.append(recorded)
         handler = self._routes.get((request.method, request.path))
-        return (handler(recorded) if handler else self.default).render()
+        return await (handler(recorded) if handler else self.default).send(request)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> RecordingServer:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        async def serve() -> None:
-            app = web.Application(client_max_size=1 << 30)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(serve())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="recording-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout=10):
-            raise RuntimeError("the recording server did not start")
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._background = BackgroundApp(app)
+        self._background.start()
+        self.port = self._background.port
         return self
 
     def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._loop.close()
-        self._loop = None
+        if self._background is not None:
+            self._background.stop()
+            self._background = None
 
     def __enter__(self) -> RecordingServer:
         return self.start()
