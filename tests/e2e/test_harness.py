@@ -346,7 +346,7 @@ def test_cli_over_https_needs_the_certificate(make_cli: Any, tls_server: Any) ->
 def test_management_api_helpers_send_the_documented_requests(recorder: RecordingServer) -> None:
     recorder.route("POST", "/api/management/v1/useradm/auth/login", Reply(200, "user-jwt"))
     recorder.route("GET", "/api/management/v2/devauth/devices", Reply(200, [
-        {"id": "d1", "identity_data": {"mac": "02:00:00:00:00:01"}, "auth_sets": [{"id": "a1", "status": "pending"}]}]))
+        {"id": "d1", "status": "pending", "identity_data": {"mac": "02:00:00:00:00:01"}, "auth_sets": [{"id": "a1", "status": "pending"}]}]))
     recorder.route("PUT", "/api/management/v2/devauth/devices/d1/auth/a1/status", Reply(204))
     recorder.route("POST", "/api/management/v1/deployments/deployments", Reply(201, headers={"Location": "./deployments/dep-9"}))
     recorder.route("GET", "/api/management/v1/deployments/deployments/dep-9/statistics", Reply(200, {"success": 1, "already-installed": 0}))
