@@ -91,9 +91,13 @@ def make_device(tmp_path: Path, mender_clients: ClientPaths, isolation: Isolatio
         return device
 
     yield make
-    leftovers = []
+    leftovers: list[int] = []
+    errors: list[BaseException] = []
     for device in devices:
-        device.close()
+        try:
+            device.close()
+        except Exception as exc:  # keep closing the others
+            errors.append(exc)
         leftovers += device.leftover_processes()
     for pid in leftovers:
         try:
@@ -101,6 +105,8 @@ def make_device(tmp_path: Path, mender_clients: ClientPaths, isolation: Isolatio
         except ProcessLookupError:
             pass
     assert not leftovers, f"processes of simulated devices survived stop(): {leftovers}"
+    if errors:
+        raise errors[0]
 
 
 @pytest.fixture(scope="session")
