@@ -147,7 +147,7 @@ def make_proxy() -> Iterator[Callable[[E2EServer | RecordingServer], FaultProxy]
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     if report.failed and call.when in ("setup", "call"):
         already_shown = report.longreprtext

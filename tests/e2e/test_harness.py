@@ -7,6 +7,7 @@ import http.client as http_client
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from tests.e2e.harness.artifacts import MIN_DOWNLOAD_BYTES, ArtifactFactory, pse
 from tests.e2e.harness.clients import REQUIRED_ENV, require_clients
 from tests.e2e.harness.device import MenderDevice
 from tests.e2e.harness.isolation import (
-    ARTIFACT_INFO_TARGET, DEVICE_ROOT_MOUNT, IDENTITY_TARGET, INVENTORY_TARGET, DispatchInstallation, Isolation, Mode, probe,
+    ARTIFACT_INFO_TARGET,
+    DEVICE_ROOT_MOUNT,
+    IDENTITY_TARGET,
+    INVENTORY_TARGET,
+    DispatchInstallation,
+    Isolation,
+    Mode,
+    probe,
 )
 from tests.e2e.harness.recorder import AUTH_PATH, INVENTORY_PATH, NEXT_V2_PATH, RecordedRequest, RecordingServer, Reply
 
@@ -73,6 +81,11 @@ def accept_every_device(recorder: RecordingServer) -> None:
     recorder.route("POST", NEXT_V2_PATH, Reply(204))
 
 
+def sent_by(device: MenderDevice) -> Callable[[RecordedRequest], bool]:
+    """Matches the auth requests of `device` (by the identity data it sends)."""
+    return lambda request: bool(request.json()["id_data"] == device.id_data)
+
+
 def inventory_of(recorder: RecordingServer, device: MenderDevice) -> dict[str, Any] | None:
     """The latest inventory the device sent (attributes as a dict), None before the first one."""
     token = f"Bearer token-{device.mac}"
@@ -89,7 +102,7 @@ def test_devices_side_by_side_have_their_own_identity_inventory_and_artifact_inf
     second = make_device(recorder, device_type="raspberrypi4", artifact_name=names[1], inventory={"colour": "blue"})
 
     for device in (first, second):
-        auth = recorder.wait_for_request("POST", AUTH_PATH, lambda request, d=device: request.json()["id_data"] == d.id_data)
+        auth = recorder.wait_for_request("POST", AUTH_PATH, sent_by(device))
         assert auth.headers["X-MEN-Signature"]
         assert auth.json()["pubkey"].startswith("-----BEGIN PUBLIC KEY-----")
     assert first.id_data != second.id_data
@@ -196,7 +209,7 @@ def test_dispatch_fallback_isolates_devices_without_namespaces(
     if isolation.mode is not Mode.DISPATCH and probe(Mode.DISPATCH) is not None:
         pytest.skip(f"dispatch isolation is not possible here: {probe(Mode.DISPATCH)}")
     before = {path: path.read_bytes() if path.exists() else None for path in (IDENTITY_TARGET, INVENTORY_TARGET, ARTIFACT_INFO_TARGET)}
-    installation = isolation.dispatch or DispatchInstallation(state_dir=tmp_path / "dispatch-state")
+    installation = isolation.dispatch or DispatchInstallation()  # its lock serializes parallel test runs
     fallback = isolation if isolation.mode is Mode.DISPATCH else Isolation(Mode.DISPATCH, installation)
     if isolation.mode is not Mode.DISPATCH:
         installation.install()
@@ -283,7 +296,8 @@ def test_fault_proxy_forwards_unchanged_and_cuts_or_throttles_matching_responses
     def download(request: RecordedRequest) -> Reply:
         if request.headers.get("Range"):
             start = int(request.headers["Range"].removeprefix("bytes=").split("-")[0])
-            return Reply(206, payload[start:], headers={"Content-Range": f"bytes {start}-{len(payload) - 1}/{len(payload)}"})
+            content_range = f"bytes {start}-{len(payload) - 1}/{len(payload)}"
+            return Reply(206, payload[start:], headers={"Content-Range": content_range})
         return Reply(200, payload)
 
     recorder.route("GET", "/download/blob", download)
@@ -345,8 +359,9 @@ def test_cli_over_https_needs_the_certificate(make_cli: Any, tls_server: Any) ->
 
 def test_management_api_helpers_send_the_documented_requests(recorder: RecordingServer) -> None:
     recorder.route("POST", "/api/management/v1/useradm/auth/login", Reply(200, "user-jwt"))
-    recorder.route("GET", "/api/management/v2/devauth/devices", Reply(200, [
-        {"id": "d1", "status": "pending", "identity_data": {"mac": "02:00:00:00:00:01"}, "auth_sets": [{"id": "a1", "status": "pending"}]}]))
+    pending_device = {"id": "d1", "status": "pending", "identity_data": {"mac": "02:00:00:00:00:01"},
+                      "auth_sets": [{"id": "a1", "status": "pending"}]}
+    recorder.route("GET", "/api/management/v2/devauth/devices", Reply(200, [pending_device]))
     recorder.route("PUT", "/api/management/v2/devauth/devices/d1/auth/a1/status", Reply(204))
     recorder.route("POST", "/api/management/v1/deployments/deployments", Reply(201, headers={"Location": "./deployments/dep-9"}))
     recorder.route("GET", "/api/management/v1/deployments/deployments/dep-9/statistics", Reply(200, {"success": 1, "already-installed": 0}))

@@ -201,9 +201,11 @@ class ManagementApi:
         return diagnostics.wait_for(matching, what=f"statistics {wanted} of deployment {deployment_id}", timeout=timeout)
 
     def wait_for_deployment_status(self, deployment_id: str, status: str = "finished", timeout: float = 60) -> dict[str, Any]:
-        return diagnostics.wait_for(
-            lambda: (lambda d: d if d.get("status") == status else None)(self.deployment(deployment_id)),
-            what=f"deployment {deployment_id} {status}", timeout=timeout)
+        def with_status() -> dict[str, Any] | None:
+            deployment = self.deployment(deployment_id)
+            return deployment if deployment.get("status") == status else None
+
+        return diagnostics.wait_for(with_status, what=f"deployment {deployment_id} {status}", timeout=timeout)
 
     def deployment_devices(self, deployment_id: str) -> list[dict[str, Any]]:
         return self.http.get(f"/api/management/v1/deployments/deployments/{deployment_id}/devices").expect(200).json()

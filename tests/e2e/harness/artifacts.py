@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ class ArtifactFactory:
         result = subprocess.run([self.binary, *args], capture_output=True, text=True, timeout=timeout)
         return ToolResult(result.returncode, result.stdout, result.stderr)
 
-    def _cached(self, kind: str, parameters: dict[str, object]) -> tuple[Path, Path]:
+    def _cached(self, kind: str, parameters: Mapping[str, object]) -> tuple[Path, Path]:
         """(artifact path, scratch dir) for these parameters; the artifact exists if made before."""
         digest = hashlib.sha256(json.dumps([kind, parameters], sort_keys=True, default=str).encode()).hexdigest()[:16]
         safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", str(parameters.get("name", kind)))[:60]

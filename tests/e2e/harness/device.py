@@ -191,6 +191,11 @@ class MenderDevice:
             key_path.chmod(0o600)
         self.config_path.write_text(json.dumps(self.config, indent=2))
 
+    def update_config(self, **keys: Any) -> None:
+        """Change mender.conf keys (e.g. ServerURL=proxy.url); the daemon reads them at its next start()."""
+        self.config.update(keys)
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+
     @staticmethod
     def _write_script(path: Path, data_file: Path) -> None:
         path.write_text(f"#!/bin/sh\nexec cat {shlex.quote(str(data_file))}\n")
@@ -352,7 +357,7 @@ class MenderDevice:
 
         return diagnostics.wait_for(found, what=f"{regex.pattern!r} in {self.name}'s log", timeout=timeout)
 
-    def wait_for(self, predicate: Callable[[], T], *, what: str, timeout: float = 30) -> T:
+    def wait_for(self, predicate: Callable[[], T | None], *, what: str, timeout: float = 30) -> T:
         return diagnostics.wait_for(predicate, what=f"{what} ({self.name})", timeout=timeout)
 
 

@@ -59,7 +59,7 @@ def describe(sources: Iterable[LogSource], lines: int = DEFAULT_TAIL_LINES) -> s
 
 
 def wait_for(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     *,
     what: str,
     timeout: float = 30.0,

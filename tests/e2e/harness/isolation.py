@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ISOLATION_ENV = "MENDERLITE_E2E_ISOLATION"
+DISPATCH_STATE_ENV = "MENDERLITE_E2E_DISPATCH_STATE"
+DEFAULT_DISPATCH_STATE = "/var/tmp/menderlite-e2e-dispatch"
 DEVICE_ENV = "MENDERLITE_E2E_DEVICE"
 
 HOST_ETC = Path("/etc/mender")
@@ -130,7 +132,7 @@ exit 0
 class DispatchInstallation:
     """The host files of dispatch mode: installed once per session, restored by `uninstall()`."""
 
-    state_dir: Path = field(default_factory=lambda: Path(os.environ.get("MENDERLITE_E2E_DISPATCH_STATE", "/var/tmp/menderlite-e2e-dispatch")))
+    state_dir: Path = field(default_factory=lambda: Path(os.environ.get(DISPATCH_STATE_ENV, DEFAULT_DISPATCH_STATE)))
     lock_timeout: float = 300
     _lock_file: int | None = None
     _claims: dict[str, str] = field(default_factory=dict)
@@ -179,8 +181,8 @@ class DispatchInstallation:
         """Put back what a session (this one, or one that crashed) replaced."""
         if self._state_file.exists():
             state: dict[str, str | None] = json.loads(self._state_file.read_text())
-            for target, backup in state.items():
-                target_path = Path(target)
+            for target_name, backup in state.items():
+                target_path = Path(target_name)
                 if backup is not None and Path(backup).exists():
                     shutil.move(backup, target_path)
                 elif backup is None and target_path.exists():

@@ -86,7 +86,15 @@ class RecordingServer:
         return f"http://127.0.0.1:{self.port}"
 
     def route(self, method: str, path: str, reply: Reply | Handler) -> None:
-        self._routes[(method, path)] = reply if callable(reply) else (lambda request, fixed=reply: fixed)
+        if isinstance(reply, Reply):
+            fixed = reply
+
+            def always(request: RecordedRequest) -> Reply:
+                return fixed
+
+            self._routes[(method, path)] = always
+        else:
+            self._routes[(method, path)] = reply
 
     @property
     def requests(self) -> list[RecordedRequest]:
