@@ -15,6 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Variables of the test harness (MENDERLITE_E2E_REQUIRED, which CI sets, MENDERLITE_E2E_ISOLATION ...) share the
+# MENDERLITE_ prefix of the settings, and `menderlite` rejects unknown MENDERLITE_* variables: do not pass them on.
+HARNESS_ENV_PREFIX = "MENDERLITE_E2E_"
+
+
+def server_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a `menderlite` subprocess: ours without the harness variables, plus `extra`."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(HARNESS_ENV_PREFIX)}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -61,7 +72,7 @@ def start_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"serve-{port}.log"
     command = [sys.executable, "-m", "menderlite", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port), *args]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment = server_environment(env)
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=environment)
     server = ServerProcess(data_dir, port, process, log_path, scheme)
