@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "MENDERLITE_"
 ENV_CONFIG_FILE = "MENDERLITE_CONFIG"
+# Variables with these prefixes belong to the test suite and benchmarks, not to the server's settings.
+ENV_RESERVED_PREFIXES = ("MENDERLITE_E2E_", "MENDERLITE_TEST_", "MENDERLITE_BENCH_")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PLANS = ("os", "professional", "enterprise")
 
@@ -266,6 +268,8 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     raw: dict[str, dict[str, str]] = {}
     for variable, value in environ.items():
         if not variable.startswith(ENV_PREFIX) or variable == ENV_CONFIG_FILE:
+            continue
+        if variable.startswith(ENV_RESERVED_PREFIXES):
             continue
         rest = variable[len(ENV_PREFIX):].lower()
         section, _, key = rest.partition("_")

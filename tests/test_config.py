@@ -79,6 +79,10 @@ def test_bad_file_names_the_key(tmp_path: Path, toml: str, message: str) -> None
     assert "\n" not in str(error.value)
 
 
+def test_test_suite_variables_are_not_settings() -> None:
+    assert load(environ={"MENDERLITE_E2E_REQUIRED": "1", "MENDERLITE_BENCH_X": "y"}).server.port == 8080
+
+
 def test_bad_environment_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="MENDERLITE_SERVER_PROT"):
         load(environ={"MENDERLITE_SERVER_PROT": "1"})
