@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import BasicAuth, web
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT, create_app
@@ -52,6 +52,7 @@ def make_settings(tmp_path: Path, shared_keys: dict[str, Path], migrated_templat
             flags={
                 "server": {"data_dir": str(data_dir), "access_log": False},
                 "keys": {name: str(path) for name, path in shared_keys.items()},
+                "useradm": {"bcrypt_rounds": 4},  # the minimum: hashing stays fast in tests
             },
         )
         return base.with_overrides(overrides)
@@ -81,12 +82,21 @@ async def client(aiohttp_client: Callable[..., Any], app: web.Application) -> Te
     return await aiohttp_client(app)
 
 
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+
+
 @pytest.fixture
 async def user_headers(client: TestClient) -> dict[str, str]:
     """Authorization headers of an admin user (no roles: full access) in the default tenant."""
     if fakes.is_fake(client.app[USER_VERIFIER]):
         return {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
-    raise NotImplementedError("useradm registers a real verifier: log in a real admin here")
+    await client.app[CONTEXT].useradm.create_user("", ADMIN_EMAIL, ADMIN_PASSWORD)
+    response = await client.post(
+        "/api/management/v1/useradm/auth/login", auth=BasicAuth(ADMIN_EMAIL, ADMIN_PASSWORD)
+    )
+    assert response.status == 200, await response.text()
+    return {"Authorization": f"Bearer {await response.text()}"}
 
 
 DeviceHeaders = Callable[..., Any]
