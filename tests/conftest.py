@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import BasicAuth, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT, create_app
 from menderlite.config import Settings, load
 from menderlite.context import Context
 from menderlite.db import migrate
+from menderlite import tokens
 from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
 from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
 from tests.support import fakes
@@ -28,6 +30,26 @@ def shared_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     load_or_create_rsa_key(key)
     load_or_create_secret(secret)
     return {"jwt_private_key": key, "url_secret": secret}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reuse_loaded_rsa_keys() -> Iterator[None]:
+    """Loading a 3072-bit RSA key validates it (about 0.2 s); every app of the session loads the same shared
+    key file, so load it once. Files that do not exist yet are still created (and checked) as usual."""
+    original = tokens.load_or_create_rsa_key
+    loaded: dict[tuple[str, int], Any] = {}
+
+    def load_once(path: Path, bits: int = tokens.JWT_KEY_BITS) -> Any:
+        if not path.exists():
+            return original(path, bits)
+        identity = (str(path.resolve()), path.stat().st_mtime_ns)
+        if identity not in loaded:
+            loaded[identity] = original(path, bits)
+        return loaded[identity]
+
+    tokens.load_or_create_rsa_key = load_once  # type: ignore[assignment]
+    yield
+    tokens.load_or_create_rsa_key = original  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +114,8 @@ async def user_headers(client: TestClient) -> dict[str, str]:
     if fakes.is_fake(client.app[USER_VERIFIER]):
         return {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
     await client.app[CONTEXT].useradm.create_user("", ADMIN_EMAIL, ADMIN_PASSWORD)
-    response = await client.post(
-        "/api/management/v1/useradm/auth/login", auth=BasicAuth(ADMIN_EMAIL, ADMIN_PASSWORD)
-    )
+    credentials = base64.b64encode(f"{ADMIN_EMAIL}:{ADMIN_PASSWORD}".encode()).decode()
+    response = await client.post("/api/management/v1/useradm/auth/login", headers={"Authorization": f"Basic {credentials}"})
     assert response.status == 200, await response.text()
     return {"Authorization": f"Bearer {await response.text()}"}
 

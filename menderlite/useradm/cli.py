@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -48,10 +49,11 @@ def _password(value: str) -> str:
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(useradm_service)` against the configured database (migrated first)."""
-    from menderlite.cli import CommandError, apply_migrations, configure_logging, settings_from_args
+    from menderlite.cli import CommandError, apply_migrations, settings_from_args
 
     settings = settings_from_args(args)
-    configure_logging(settings)
+    # Warnings and errors only (no-op when logging is set up already): the output is the command's answer.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     apply_migrations(settings)
     try:
         return asyncio.run(_with_service(settings, work))

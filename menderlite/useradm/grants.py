@@ -27,8 +27,14 @@ class Grant:
 
 
 class GrantCache:
-    def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
+        self._clock = clock
         self.max_entries = max_entries
         self.generation = 0
         self._entries: dict[str, tuple[Grant, float]] = {}
@@ -41,7 +47,7 @@ class GrantCache:
         if cached is None:
             return None
         grant, stored_at = cached
-        if time.monotonic() - stored_at > self.ttl or time.time() >= grant.expires_at:
+        if self._clock() - stored_at > self.ttl or time.time() >= grant.expires_at:
             self._entries.pop(token, None)
             return None
         return grant
@@ -52,7 +58,7 @@ class GrantCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.pop(next(iter(self._entries)))  # the oldest entry
-        self._entries[token] = (grant, time.monotonic())
+        self._entries[token] = (grant, self._clock())
 
     def _drop(self, matches: Callable[[Identity], bool]) -> None:
         self.generation += 1

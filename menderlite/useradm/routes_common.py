@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
-from aiohttp import BasicAuth, hdrs, web
+from aiohttp import hdrs, web
 
 from menderlite.useradm.service import UseradmService
 from menderlite.web.errors import ApiError
@@ -20,14 +21,16 @@ def service(request: web.Request) -> UseradmService:
 
 def basic_credentials(request: web.Request) -> tuple[str, str]:
     """(email, password) of an `Authorization: Basic` header, else 401 as the real useradm answers."""
-    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, encoded = request.headers.get(hdrs.AUTHORIZATION, "").strip().partition(" ")
     try:
-        credentials = BasicAuth.decode(header, encoding="utf-8")
-    except (ValueError, UnicodeDecodeError):
+        if scheme.lower() != "basic":
+            raise ValueError("not Basic")
+        login, colon, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
         raise ApiError(401, "invalid or missing auth header") from None
-    if not credentials.login:
+    if not colon or not login:
         raise ApiError(401, "invalid or missing auth header")
-    return credentials.login, credentials.password
+    return login, password
 
 
 async def optional_json_object(request: web.Request) -> dict[str, Any]:

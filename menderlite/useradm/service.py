@@ -567,6 +567,7 @@ class UseradmService:
                 user.tfa_status = TFA_ENABLED
                 user.totp_secret = totp.new_secret()
                 user.totp_verified = False
+                user.totp_last_step = 0  # replay protection starts afresh with the new secret
             elif tfa == TFA_DISABLED:
                 user.tfa_status = TFA_DISABLED
                 user.totp_secret = None
