@@ -70,6 +70,7 @@ async def _with_service(settings: Settings, work: Callable[[Any], Awaitable[T]])
     try:
         return await work(ctx.useradm)
     finally:
+        await ctx.useradm.close()
         await ctx.db.close()
 
 
@@ -94,7 +95,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows += [(user.id, user.email, user.tenant_id or "-", ",".join(user.roles) or "-") for user in users]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
     return 0
 
 

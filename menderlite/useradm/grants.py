@@ -16,7 +16,7 @@ from menderlite.useradm.rbac import Policy
 from menderlite.web.guards import Identity
 
 DEFAULT_TTL_SECONDS = 10.0
-DEFAULT_MAX_ENTRIES = 10000
+DEFAULT_MAX_ENTRIES = 1024
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ class Token(Base):
         String(36), ForeignKey("useradm_users.id", ondelete="CASCADE"), nullable=False
     )
     created_ts: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
 class PasswordReset(Base):

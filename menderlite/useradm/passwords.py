@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import bcrypt
 
@@ -11,6 +14,7 @@ from menderlite.web.errors import ApiError
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
+T = TypeVar("T")
 BCRYPT_HASH = re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}")
 
 
@@ -44,15 +48,25 @@ def _check(password: str, hashed: str) -> bool:
 
 
 class PasswordHasher:
-    def __init__(self, rounds: int) -> None:
+    """bcrypt in its own small thread pool: the event loop never blocks, and a burst of logins uses at most
+    `workers` cores and never crowds out the default executor (file I/O of downloads and uploads)."""
+
+    def __init__(self, rounds: int, workers: int = 2) -> None:
         self.rounds = rounds
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bcrypt")
         self._dummy_hash: str | None = None
 
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(_hash, password, self.rounds)
+        return await self._run(_hash, password, self.rounds)
 
     async def check(self, password: str, hashed: str) -> bool:
-        return await asyncio.to_thread(_check, password, hashed)
+        return await self._run(_check, password, hashed)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False)
 
     async def waste_time(self, password: str) -> None:
         """As much work as a real check: an unknown email must not answer faster than a known one."""

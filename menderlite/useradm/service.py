@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, new_id, utcnow
@@ -165,7 +166,7 @@ class UseradmService:
             .where(User.id == user.id, User.tenant_id == user.tenant_id, User.totp_last_step < step)
             .values(totp_last_step=step)
         )
-        return result.rowcount == 1
+        return cast(CursorResult[Any], result).rowcount == 1
 
     async def verify_request(self, token: str | None, method: str, path: str) -> Identity:
         """The management guard: a valid, unrevoked user token of an existing user, allowed by RBAC."""
@@ -731,6 +732,7 @@ class UseradmService:
 
     async def close(self) -> None:
         await self.flush_background()
+        self.passwords.close()
 
 
 def _role_definition(row: Role) -> rbac.RoleDefinition:

@@ -76,7 +76,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_useradm_tokens'))
     )
     with op.batch_alter_table('useradm_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_useradm_tokens_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index('ix_useradm_tokens_tenant_user', ['tenant_id', 'user_id'], unique=False)
 
     op.create_table('useradm_user_roles',
@@ -98,7 +97,6 @@ def downgrade() -> None:
     op.drop_table('useradm_user_roles')
     with op.batch_alter_table('useradm_tokens', schema=None) as batch_op:
         batch_op.drop_index('ix_useradm_tokens_tenant_user')
-        batch_op.drop_index(batch_op.f('ix_useradm_tokens_expires_at'))
 
     op.drop_table('useradm_tokens')
     with op.batch_alter_table('useradm_password_resets', schema=None) as batch_op:

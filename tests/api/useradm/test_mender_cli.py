@@ -7,9 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 
 from tests.support.server import start_server
@@ -24,6 +27,23 @@ def require_mender_cli() -> None:
         if os.environ.get("MENDERLITE_E2E_REQUIRED") == "1":
             pytest.fail(f"mender-cli not found at {MENDER_CLI} and MENDERLITE_E2E_REQUIRED=1")
         pytest.skip(f"mender-cli not installed ({MENDER_CLI}): install the Debian package mender-cli to run this test")
+
+
+def api(url: str, token: str, method: str = "GET", body: object = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=10) as response:
+        payload = response.read()
+    return json.loads(payload) if payload else None
+
+
+def enable_two_factor(server_url: str, token: str) -> pyotp.TOTP:
+    useradm = f"{server_url}/api/management/v1/useradm"
+    api(f"{useradm}/settings", token, "POST", {"2fa": "enabled"})
+    otpauth = api(f"{useradm}/2faqr", token)["url"]  # type: ignore[index]
+    totp = pyotp.TOTP(parse_qs(urlsplit(otpauth).query)["secret"][0])
+    api(f"{useradm}/2faverify", token, "PUT", {"token2fa": totp.now()})
+    return totp
 
 
 def test_mender_cli_login(tmp_path: Path, shared_keys: dict[str, Path]) -> None:
@@ -49,9 +69,9 @@ def test_mender_cli_login(tmp_path: Path, shared_keys: dict[str, Path]) -> None:
             directory.mkdir()
         cli_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "XDG_CACHE_HOME": str(cache)}
 
-        def mender_cli_login(password: str) -> subprocess.CompletedProcess[str]:
+        def mender_cli_login(password: str, *extra: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [MENDER_CLI, "--server", server.url, "login", "--username", "admin@example.com", "--password", password],
+                [MENDER_CLI, "--server", server.url, "login", "--username", "admin@example.com", "--password", password, *extra],
                 capture_output=True, text=True, timeout=60, env=cli_env, cwd=workdir,
             )
 
@@ -68,6 +88,13 @@ def test_mender_cli_login(tmp_path: Path, shared_keys: dict[str, Path]) -> None:
         bad = mender_cli_login("wrong-password")
         assert bad.returncode != 0
         assert "login failed with status 401" in bad.stdout + bad.stderr
+
+        # With two-factor login on, `--2fa-code` carries the current code.
+        totp = enable_two_factor(server.url, token.decode())
+        without_code = mender_cli_login("right-password")
+        assert without_code.returncode != 0 and "login failed with status 401" in without_code.stdout + without_code.stderr
+        with_code = mender_cli_login("right-password", "--2fa-code", totp.at(time.time() + 30))
+        assert with_code.returncode == 0, with_code.stdout + with_code.stderr
     finally:
         server.stop()
     assert "right-password" not in server.log and "wrong-password" not in server.log
