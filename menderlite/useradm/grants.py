@@ -65,9 +65,6 @@ class GrantCache:
         for token in [token for token, (grant, _) in self._entries.items() if matches(grant.identity)]:
             del self._entries[token]
 
-    def drop_tokens(self, token_ids: set[str]) -> None:
-        self._drop(lambda identity: identity.token_id in token_ids)
-
     def drop_user(self, tenant_id: str, user_id: str) -> None:
         self._drop(lambda identity: identity.tenant_id == tenant_id and identity.subject == user_id)
 
