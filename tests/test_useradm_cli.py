@@ -18,6 +18,7 @@ from menderlite.app import CONTEXT, create_app
 from menderlite.cli import main
 from menderlite.config import load
 from tests.support.fakes import install_missing_verifiers
+from tests.support.server import menderlite_environment
 
 LOGIN = "/api/management/v1/useradm/auth/login"
 
@@ -35,7 +36,12 @@ def config_file(tmp_path: Path, shared_keys: dict[str, Path]) -> Path:
 
 
 @pytest.fixture
-def run(tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def run(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    # In-process, `main` reads this process's environment: drop the test-only switch it would refuse.
+    monkeypatch.delenv("MENDERLITE_E2E_REQUIRED", raising=False)
+
     def invoke(*args: str) -> tuple[int, str, str]:
         status = main(["user", args[0], "--config", str(config_file), "--data-dir", str(tmp_path / "data"), *args[1:]])
         captured = capsys.readouterr()
@@ -125,7 +131,7 @@ def test_password_from_standard_input(tmp_path: Path, config_file: Path) -> None
     result = subprocess.run(
         [sys.executable, "-m", "menderlite", "user", "create", "--config", str(config_file), "--data-dir", str(tmp_path / "d"),
          "--email", "stdin@example.com", "--password", "-"],
-        input="password-from-stdin\n", capture_output=True, text=True, timeout=60,
+        input="password-from-stdin\n", capture_output=True, text=True, timeout=60, env=menderlite_environment(),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(uuid.uuid5(uuid.NAMESPACE_OID, "stdin@example.com"))

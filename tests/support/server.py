@@ -15,6 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Test-only switches share the MENDERLITE_ prefix but are no settings: `menderlite` would refuse them.
+TEST_ONLY_VARIABLES = ("MENDERLITE_E2E_REQUIRED",)
+
+
+def menderlite_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a `menderlite` child process: ours plus `extra`, without test-only switches."""
+    environment = {**os.environ, **(extra or {})}
+    for name in TEST_ONLY_VARIABLES:
+        environment.pop(name, None)
+    return environment
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -61,7 +73,7 @@ def start_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"serve-{port}.log"
     command = [sys.executable, "-m", "menderlite", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port), *args]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment = menderlite_environment({"PYTHONUNBUFFERED": "1", **(env or {})})
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=environment)
     server = ServerProcess(data_dir, port, process, log_path, scheme)

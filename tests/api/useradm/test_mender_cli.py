@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 
-from tests.support.server import start_server
+from tests.support.server import menderlite_environment, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def test_mender_cli_login(tmp_path: Path, shared_keys: dict[str, Path]) -> None:
 
         created = subprocess.run(
             [sys.executable, "-m", "menderlite", "user", "create", "--data-dir", str(data_dir), "--email", "admin@example.com", "--password", "right-password"],
-            capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+            capture_output=True, text=True, timeout=60, env=menderlite_environment(env),
         )
         assert created.returncode == 0, created.stderr
 
