@@ -167,7 +167,9 @@ CommandRegistrar = Callable[[Any], None]
 
 def _service_commands() -> list[CommandRegistrar]:
     """Each service may add its own commands (e.g. `user ...`); they register through this list."""
-    registrars: list[CommandRegistrar] = []
+    from menderlite.useradm import cli as useradm_cli
+
+    registrars: list[CommandRegistrar] = [useradm_cli.register]
     return registrars
 
 
