@@ -110,12 +110,12 @@ async def _run_server(settings: Settings, ssl_context: Any) -> None:
     from menderlite.app import create_app
     from menderlite.web.access_log import AccessLogger
 
+    from menderlite.web.inflight import IN_FLIGHT
+
     app = create_app(settings)
+    timeout = settings.server.shutdown_timeout_seconds
     runner = web.AppRunner(
-        app,
-        access_log_class=AccessLogger,
-        access_log=logging.getLogger("aiohttp.access"),
-        shutdown_timeout=settings.server.shutdown_timeout_seconds,
+        app, access_log_class=AccessLogger, access_log=logging.getLogger("aiohttp.access"), shutdown_timeout=timeout
     )
     await runner.setup()
     stop = asyncio.Event()
@@ -123,15 +123,15 @@ async def _run_server(settings: Settings, ssl_context: Any) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.TCPSite(
-            runner, settings.server.host, settings.server.port,
-            ssl_context=ssl_context, shutdown_timeout=settings.server.shutdown_timeout_seconds,
-        )
+        site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=ssl_context)
         await site.start()
         for url in _listening_urls(runner, ssl_context is not None):
             log.info("menderlite %s serving on %s", __version__, url)
         await stop.wait()
-        log.info("shutting down: finishing in-flight requests")
+        log.info("shutting down: no new connections; finishing in-flight requests (up to %gs)", timeout)
+        await site.stop()
+        if not await app[IN_FLIGHT].wait_idle(timeout):
+            log.warning("shutdown timeout: %d request(s) still running are cut off", app[IN_FLIGHT].count)
     finally:
         await runner.cleanup()
         log.info("stopped")
