@@ -50,7 +50,8 @@ def configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
         force=True,
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.INFO if settings.server.access_log else logging.WARNING)
+    # The access log follows the level (its lines are INFO) unless it is switched off.
+    logging.getLogger("aiohttp.access").setLevel(settings.server.log_level.upper() if settings.server.access_log else logging.WARNING)
     # SQLAlchemy and aiosqlite are chatty at DEBUG and could echo bound values; keep them quiet.
     for name in ("sqlalchemy", "aiosqlite", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
