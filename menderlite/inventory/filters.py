@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
-from sqlalchemy.sql.elements import UnaryExpression
 
 from menderlite.inventory.models import EMPTY_ARRAY, AttributeValue, InventoryDevice
 from menderlite.inventory.values import SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_SYSTEM, is_number
@@ -561,31 +560,34 @@ def match_rows(match: Match, tenant_id: str, *, index_only: bool = False) -> Sel
     )
 
 
-def match_exists(match: Match, tenant_id: str) -> ColumnElement[bool]:
-    """`match` checked for the current device row, through the (device, attribute) primary key."""
+def match_exists(match: Match) -> ColumnElement[bool]:
+    """`match` checked for the current device row, through the (device, attribute) primary key.
+
+    The device row is already restricted to the tenant. A tenant term here would tempt SQLite (without
+    statistics) into walking the (tenant, attribute, value) index once per device instead.
+    """
     values = VALUES.alias("v")
     return exists().where(
         values.c.device_pk == DEVICES.c.pk,
         values.c.attribute_id == match.attribute_id,
-        values.c.tenant_id == tenant_id,
         match.rows(values),
     )
 
 
-def to_sql(condition: Condition, tenant_id: str) -> ColumnElement[bool]:
+def to_sql(condition: Condition) -> ColumnElement[bool]:
     """A condition as a correlated clause over the devices table (never NULL)."""
     if isinstance(condition, Constant):
         return true() if condition.value else false()
     if isinstance(condition, Match):
-        return match_exists(condition, tenant_id)
+        return match_exists(condition)
     if isinstance(condition, DeviceColumn):
         return condition.clause
     if isinstance(condition, Not):
-        return not_(to_sql(condition.inner, tenant_id))
+        return not_(to_sql(condition.inner))
     if isinstance(condition, AllOf):
-        return and_(*(to_sql(part, tenant_id) for part in condition.parts))
+        return and_(*(to_sql(part) for part in condition.parts))
     if isinstance(condition, AnyOf):
-        return or_(*(to_sql(part, tenant_id) for part in condition.parts))
+        return or_(*(to_sql(part) for part in condition.parts))
     raise TypeError(f"unknown condition {condition!r}")
 
 
@@ -610,10 +612,9 @@ class QueryPlan:
     parts: list[Condition]
     driver: Match | None = None
     empty: bool = False
-    extra: list[ColumnElement[bool]] = field(default_factory=list)
 
     def where(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [DEVICES.c.tenant_id == self.tenant_id, *self.extra]
+        clauses: list[ColumnElement[bool]] = [DEVICES.c.tenant_id == self.tenant_id]
         if self.empty:
             return [*clauses, false()]
         for part in self.parts:
@@ -623,38 +624,56 @@ class QueryPlan:
                 # Nothing narrows the devices: one pass over the attribute's index beats a probe per device.
                 clauses.append(DEVICES.c.pk.not_in(match_rows(part.inner, self.tenant_id)))
             else:
-                clauses.append(to_sql(part, self.tenant_id))
+                clauses.append(to_sql(part))
         return clauses
 
 
-def order_by(sort: Sequence[SortKey], attribute_ids: Mapping[tuple[str, str], int], tenant_id: str) -> list[Any]:
+@dataclass(frozen=True)
+class ValueTypes:
+    """Which kinds of values an attribute holds across the tenant's devices."""
+
+    strings: bool
+    numbers: bool
+
+
+def order_by(
+    sort: Sequence[SortKey], attribute_ids: Mapping[tuple[str, str], int], value_types: Mapping[int, ValueTypes]
+) -> list[Any]:
     """MongoDB order: missing < numbers < strings; arrays sort by their least (asc) or greatest (desc)
-    element; ties by insertion order."""
-    clauses: list[UnaryExpression[Any] | Any] = []
+    element; ties by insertion order. A key costs one primary-key probe per candidate and value type."""
+    clauses: list[Any] = []
     for key in sort:
         virtual = VIRTUAL_COLUMNS.get((key.scope, key.attribute))
         if virtual is not None:
             column = virtual.column
-            clauses.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
+            if not virtual.nullable:  # plain order: an index on the column can serve it
+                clauses.append(column.desc() if key.descending else column.asc())
+            else:
+                clauses.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
             continue
         attribute_id = attribute_ids.get((key.scope, key.attribute))
-        if attribute_id is None:
-            continue  # no device has it: every device ties
+        types = value_types.get(attribute_id) if attribute_id is not None else None
+        if attribute_id is None or types is None:
+            continue  # no device has a value: every device ties
         aggregate = func.max if key.descending else func.min
         values = VALUES.alias("s")
-        owned = and_(
-            values.c.device_pk == DEVICES.c.pk,
-            values.c.attribute_id == attribute_id,
-            values.c.tenant_id == tenant_id,
-        )
-        strings = select(aggregate(values.c.str_value)).where(owned).scalar_subquery()
-        numbers = select(aggregate(values.c.num_value)).where(owned).scalar_subquery()
+        owned = and_(values.c.device_pk == DEVICES.c.pk, values.c.attribute_id == attribute_id)
         # Strings NULL first (asc) puts missing and numeric values before strings; then numbers NULL first
         # puts missing before numbers. Descending mirrors it.
-        if key.descending:
-            clauses += [strings.desc().nulls_last(), numbers.desc().nulls_last()]
-        else:
-            clauses += [strings.asc().nulls_first(), numbers.asc().nulls_first()]
+        for present, column in ((types.strings, values.c.str_value), (types.numbers, values.c.num_value)):
+            if present:
+                probe = select(aggregate(column)).where(owned).scalar_subquery()
+                clauses.append(probe.desc().nulls_last() if key.descending else probe.asc().nulls_first())
     clauses.append(DEVICES.c.pk.asc())
     return clauses
+
+
+def value_types_query(tenant_id: str, attribute_id: int) -> Select[Any]:
+    """Two index seeks: does the attribute hold any string, any number?"""
+    values = VALUES.alias("t")
+    of_attribute = and_(values.c.tenant_id == tenant_id, values.c.attribute_id == attribute_id)
+    return select(
+        exists().where(of_attribute, values.c.str_value.is_not(None)),
+        exists().where(of_attribute, values.c.num_value.is_not(None)),
+    )
 

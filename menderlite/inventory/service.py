@@ -25,6 +25,7 @@ from menderlite.inventory.filters import (
     Predicate,
     QueryPlan,
     SortKey,
+    ValueTypes,
     all_of,
     condition_for,
     driver_candidates,
@@ -33,6 +34,7 @@ from menderlite.inventory.filters import (
     parse_predicates,
     stored_keys,
     top_level_parts,
+    value_types_query,
 )
 from menderlite.inventory.models import MAX_NAME_LENGTH, AttributeKey, SavedFilter
 from menderlite.inventory.values import (
@@ -196,7 +198,7 @@ class InventoryService:
     async def _delete_devices(self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str]) -> None:
         for chunk in chunked(device_ids):
             pks = select(DEVICES.c.pk).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
-            await session.execute(delete(VALUES).where(VALUES.c.tenant_id == tenant_id, VALUES.c.device_pk.in_(pks)))
+            await session.execute(delete(VALUES).where(VALUES.c.device_pk.in_(pks)))
             await session.execute(
                 delete(DEVICES).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
             )
@@ -278,7 +280,8 @@ class InventoryService:
                     VALUES.c.description,
                 )
                 .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
-                .where(VALUES.c.tenant_id == tenant_id, VALUES.c.device_pk.in_(chunk), KEYS.c.scope == scope)
+                .join(DEVICES, DEVICES.c.pk == VALUES.c.device_pk)
+                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(chunk), KEYS.c.scope == scope)
             )
             for pk, attribute_id, element, text, number, description in result:
                 rows[pk][attribute_id].append((ValueRow(element, text, number), description))
@@ -438,7 +441,6 @@ class InventoryService:
                         exists().where(
                             values.c.device_pk == member.c.pk,
                             values.c.attribute_id == status_key,
-                            values.c.tenant_id == tenant_id,
                             values.c.str_value == status,
                         ),
                     )
@@ -519,6 +521,22 @@ class InventoryService:
                 self._key_ids[(tenant_id, scope, name)] = key_id
         return ids
 
+    async def _value_types(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        sort: Sequence[SortKey],
+        ids: Mapping[tuple[str, str], int],
+    ) -> dict[int, ValueTypes]:
+        types: dict[int, ValueTypes] = {}
+        for key in sort:
+            attribute_id = ids.get((key.scope, key.attribute))
+            if attribute_id is not None and attribute_id not in types:
+                strings, numbers = (await session.execute(value_types_query(tenant_id, attribute_id))).one()
+                if strings or numbers:
+                    types[attribute_id] = ValueTypes(bool(strings), bool(numbers))
+        return types
+
     async def _plan(self, session: AsyncSession, tenant_id: str, condition: Condition) -> QueryPlan:
         """Pick the positive filter with the fewest index rows to drive the query (counting up to a cap)."""
         plan = QueryPlan(tenant_id, top_level_parts(condition))
@@ -548,7 +566,7 @@ class InventoryService:
         if plan.empty:
             return [], 0
         where = plan.where()
-        ordering = order_by(query.sort, ids, tenant_id)
+        ordering = order_by(query.sort, ids, await self._value_types(session, tenant_id, query.sort, ids))
         if query.limit is None:
             pks = list((await session.scalars(select(DEVICES.c.pk).where(*where).order_by(*ordering))).all())
             return pks, len(pks)
@@ -599,7 +617,8 @@ class InventoryService:
                 VALUES.c.description,
             )
             .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
-            .where(VALUES.c.tenant_id == tenant_id, VALUES.c.device_pk.in_(list(pks)))
+            .join(DEVICES, DEVICES.c.pk == VALUES.c.device_pk)
+            .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(list(pks)))
         )
         for pk, scope, name, element, text, number, description in result:
             collected[pk][(scope, name)].append((ValueRow(element, text, number), description))
