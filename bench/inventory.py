@@ -70,9 +70,15 @@ def device_attributes(rng: random.Random, number: int) -> dict[str, list[Attribu
         "storage_total_bytes": float(rng.choice([8, 16, 32, 64]) * 2**30),
         "rootfs-image.version": f"v{rng.randrange(3)}.{rng.randrange(20)}",
     }
-    identity = {"mac": f"02:00:{mac}", "sn": f"SN{number:08d}", "status": rng.choice(["accepted"] * 8 + ["pending", "rejected"])}
+    identity = {
+        "mac": f"02:00:{mac}",
+        "sn": f"SN{number:08d}",
+        "status": rng.choice(["accepted"] * 8 + ["pending", "rejected"]),
+    }
     return {
-        SCOPE_INVENTORY: [Attribute(name, value if not isinstance(value, list) else tuple(value)) for name, value in inventory.items()],
+        SCOPE_INVENTORY: [
+            Attribute(name, value if not isinstance(value, list) else tuple(value)) for name, value in inventory.items()
+        ],
         SCOPE_IDENTITY: [Attribute(name, value) for name, value in identity.items()],
     }
 
@@ -190,9 +196,13 @@ async def measure_device_upload(base: str, rounds: int) -> dict[str, Any]:
         for round_number in range(rounds + 1):
             rng = random.Random(round_number)
             attributes = device_attributes(rng, 7)[SCOPE_INVENTORY]
-            body = [{"name": a.name, "value": list(a.value) if isinstance(a.value, tuple) else a.value} for a in attributes]
+            body = [
+                {"name": a.name, "value": list(a.value) if isinstance(a.value, tuple) else a.value} for a in attributes
+            ]
             started = time.perf_counter()
-            async with session.put(f"{base}/api/devices/v1/inventory/device/attributes", json=body, headers=DEVICE_HEADERS) as response:
+            async with session.put(
+                f"{base}/api/devices/v1/inventory/device/attributes", json=body, headers=DEVICE_HEADERS
+            ) as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"device upload: HTTP {response.status}")
@@ -253,7 +263,12 @@ async def run_async(devices: int, rounds: int, progress: Callable[[str], None]) 
         }
 
 
-def run(quick: bool = False, devices: int | None = None, rounds: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    devices: int | None = None,
+    rounds: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Seed and measure; returns {"devices", "seed_seconds", "queries": {name: {"p50_ms", "p95_ms", ...}}}."""
     count = devices or (QUICK_DEVICES if quick else FULL_DEVICES)
     return asyncio.run(run_async(count, rounds or (10 if quick else 40), progress or (lambda _: None)))
@@ -269,7 +284,9 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{'query':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'max ms':>8}  {'matches':>8}")
     for name, figures in result["queries"].items():
         matches = "" if figures["matches"] is None else str(figures["matches"])
-        print(f"{name:<{width}}  {figures['p50_ms']:>8.1f}  {figures['p95_ms']:>8.1f}  {figures['max_ms']:>8.1f}  {matches:>8}")
+        print(
+            f"{name:<{width}}  {figures['p50_ms']:>8.1f}  {figures['p95_ms']:>8.1f}  {figures['max_ms']:>8.1f}  {matches:>8}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,11 +108,26 @@ def test_prefix_upper_bound() -> None:
         ({"scope": "inventory", "type": "$eq", "value": 1}, "invalid filter: attribute must be a non-empty string"),
         ({"scope": "inventory", "attribute": "a", "value": 1}, "invalid filter: type must be a non-empty string"),
         ({"scope": "inventory", "attribute": "a", "type": "$eq"}, "invalid filter: value must be provided"),
-        ({"scope": "inventory", "attribute": "a", "type": "$eq", "value": None}, "invalid filter: value must be provided"),
-        ({"scope": "inventory", "attribute": "a", "type": "$in", "value": "x"}, "invalid filter: the value of $in must be an array"),
-        ({"scope": "inventory", "attribute": "a", "type": "$nin", "value": 3}, "invalid filter: the value of $nin must be an array"),
-        ({"scope": "inventory", "attribute": "a", "type": "$exists", "value": "yes"}, "invalid filter: the value of $exists must be a boolean"),
-        ({"scope": "inventory", "attribute": "a", "type": "$regex", "value": 5}, "invalid filter: the value of $regex must be a string"),
+        (
+            {"scope": "inventory", "attribute": "a", "type": "$eq", "value": None},
+            "invalid filter: value must be provided",
+        ),
+        (
+            {"scope": "inventory", "attribute": "a", "type": "$in", "value": "x"},
+            "invalid filter: the value of $in must be an array",
+        ),
+        (
+            {"scope": "inventory", "attribute": "a", "type": "$nin", "value": 3},
+            "invalid filter: the value of $nin must be an array",
+        ),
+        (
+            {"scope": "inventory", "attribute": "a", "type": "$exists", "value": "yes"},
+            "invalid filter: the value of $exists must be a boolean",
+        ),
+        (
+            {"scope": "inventory", "attribute": "a", "type": "$regex", "value": 5},
+            "invalid filter: the value of $regex must be a string",
+        ),
     ],
 )
 def test_bad_predicates_are_rejected(raw: object, message: str) -> None:
@@ -132,7 +147,9 @@ def test_unknown_operator_is_rejected() -> None:
 def test_every_operator_parses() -> None:
     values = {"$in": [1], "$nin": [1], "$exists": True, "$regex": "x"}
     for operator in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$in", "$nin", "$regex"):
-        predicate = parse_predicate({"scope": "s", "attribute": "a", "type": operator, "value": values.get(operator, 1)})
+        predicate = parse_predicate(
+            {"scope": "s", "attribute": "a", "type": operator, "value": values.get(operator, 1)}
+        )
         assert predicate.operator == operator
 
 
@@ -149,7 +166,9 @@ def test_v1_sort_parameter() -> None:
 
 
 def test_v2_sort_terms() -> None:
-    assert parse_sort_terms([{"scope": "inventory", "attribute": "a", "order": "desc"}]) == [SortKey("inventory", "a", True)]
+    assert parse_sort_terms([{"scope": "inventory", "attribute": "a", "order": "desc"}]) == [
+        SortKey("inventory", "a", True)
+    ]
     with pytest.raises(ApiError) as caught:
         parse_sort_terms([{"scope": "inventory", "attribute": "a", "order": "down"}])
     assert caught.value.message == "invalid sort order"

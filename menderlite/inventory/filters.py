@@ -399,7 +399,8 @@ class AttributeConditions:
             self.match(lambda v, i=index, x=item: and_(v.c[column] == x, v.c.element == i))
             for index, item in enumerate(items)
         ]
-        parts.append(negate(self.match(lambda v, n=len(items): v.c.element == n, False)))
+        length = len(items)
+        parts.append(negate(self.match(lambda v: v.c.element == length, False)))  # no element beyond the last
         return all_of(parts)
 
     def compare(self, operator: str, value: Any) -> Condition:
@@ -676,4 +677,3 @@ def value_types_query(tenant_id: str, attribute_id: int) -> Select[Any]:
         exists().where(of_attribute, values.c.str_value.is_not(None)),
         exists().where(of_attribute, values.c.num_value.is_not(None)),
     )
-

@@ -20,9 +20,7 @@ PATH = "/api/devices/v1/inventory/device/attributes"
 async def _upload(request: web.Request, *, replace: bool) -> web.Response:
     identity = identity_of(request)
     attributes = [attribute for _scope, attribute in parse_attribute_list(await read_json(request))]
-    await inventory(request).upload_attributes(
-        identity.tenant_id, identity.subject, attributes, replace=replace
-    )
+    await inventory(request).upload_attributes(identity.tenant_id, identity.subject, attributes, replace=replace)
     return web.Response(status=200)
 
 

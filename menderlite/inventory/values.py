@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from menderlite.inventory.models import EMPTY_ARRAY, MAX_NAME_LENGTH, SCALAR
 from menderlite.web import ApiError
 
-Scalar = Union[str, float]
-Value = Union[str, float, tuple[str, ...], tuple[float, ...]]
+Value = str | float | tuple[str, ...] | tuple[float, ...]
 
 SCOPE_INVENTORY = "inventory"
 SCOPE_IDENTITY = "identity"

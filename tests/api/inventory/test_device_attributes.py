@@ -85,7 +85,13 @@ async def test_names_come_back_as_sent(client: TestClient, upload, user_headers)
 
 
 async def test_devices_cannot_write_other_scopes(client: TestClient, upload, user_headers) -> None:
-    await upload("dev-7", [{"name": "status", "value": "accepted", "scope": "identity"}, {"name": "group", "value": "x", "scope": "system"}])
+    await upload(
+        "dev-7",
+        [
+            {"name": "status", "value": "accepted", "scope": "identity"},
+            {"name": "group", "value": "x", "scope": "system"},
+        ],
+    )
     device = await get_device(client, user_headers, "dev-7")
     attributes = attributes_of(device)
     assert attributes[("inventory", "status")] == "accepted"
@@ -135,7 +141,9 @@ async def test_changing_the_type_of_a_value(client: TestClient, upload, user_hea
         (["a"], "failed to decode request body"),
     ],
 )
-async def test_bad_attributes_are_rejected(client: TestClient, device_headers: Callable[..., Any], method: str, body: Any, message: str) -> None:
+async def test_bad_attributes_are_rejected(
+    client: TestClient, device_headers: Callable[..., Any], method: str, body: Any, message: str
+) -> None:
     response = await client.request(method, DEVICE_ATTRIBUTES, json=body, headers=await device_headers("dev-bad"))
     assert response.status == 400
     error = await response.json()
@@ -155,9 +163,13 @@ async def test_body_errors(client: TestClient, device_headers: Callable[..., Any
     empty = await client.request(method, DEVICE_ATTRIBUTES, headers={**headers, "Content-Type": "application/json"})
     assert empty.status == 400
     assert (await empty.json())["error"] == "failed to decode request body: JSON payload is empty"
-    wrong_type = await client.request(method, DEVICE_ATTRIBUTES, data=b"[]", headers={**headers, "Content-Type": "text/plain"})
+    wrong_type = await client.request(
+        method, DEVICE_ATTRIBUTES, data=b"[]", headers={**headers, "Content-Type": "text/plain"}
+    )
     assert wrong_type.status == 415
-    broken = await client.request(method, DEVICE_ATTRIBUTES, data=b"[{", headers={**headers, "Content-Type": "application/json"})
+    broken = await client.request(
+        method, DEVICE_ATTRIBUTES, data=b"[{", headers={**headers, "Content-Type": "application/json"}
+    )
     assert broken.status == 400
 
 
@@ -172,7 +184,9 @@ async def test_wrong_credentials(client: TestClient, user_headers: dict[str, str
     assert await listing.json() == []
 
 
-async def test_chunked_body_with_trailing_newline_like_the_real_client(client: TestClient, device_headers, user_headers) -> None:
+async def test_chunked_body_with_trailing_newline_like_the_real_client(
+    client: TestClient, device_headers, user_headers
+) -> None:
     async def chunks():  # type: ignore[no-untyped-def]
         yield b'[{"name":"device_type","value":"qemux86-64"},'
         yield b'{"name":"network_interfaces","value":["eth0","lo"]}]\n'

@@ -12,9 +12,15 @@ from tests.api.inventory.conftest import V1, attributes_of, ids_of
 @pytest.fixture
 async def fleet(upload, publish) -> list[str]:
     """Five devices, oldest first."""
-    await upload("d1", [{"name": "device_type", "value": "rpi"}, {"name": "mem", "value": 512}, {"name": "name", "value": "b"}])
-    await upload("d2", [{"name": "device_type", "value": "bbb"}, {"name": "mem", "value": "512"}, {"name": "name", "value": "a"}])
-    await upload("d3", [{"name": "device_type", "value": "rpi"}, {"name": "mem", "value": 1024}, {"name": "name", "value": "a"}])
+    await upload(
+        "d1", [{"name": "device_type", "value": "rpi"}, {"name": "mem", "value": 512}, {"name": "name", "value": "b"}]
+    )
+    await upload(
+        "d2", [{"name": "device_type", "value": "bbb"}, {"name": "mem", "value": "512"}, {"name": "name", "value": "a"}]
+    )
+    await upload(
+        "d3", [{"name": "device_type", "value": "rpi"}, {"name": "mem", "value": 1024}, {"name": "name", "value": "a"}]
+    )
     await upload("d4", [{"name": "device_type", "value": "rpi"}, {"name": "name", "value": "c"}])
     await publish(DeviceAppeared("", "d5", {"mac": "aa:bb"}, "pending"))
     return ["d1", "d2", "d3", "d4", "d5"]
@@ -111,7 +117,9 @@ async def test_group_filters(client: TestClient, user_headers, fleet) -> None:
     assert (await bad.json())["error"] == "Can't parse param has_group"
 
 
-@pytest.mark.parametrize(("query", "message"), [("page=0", "Param page is out of bounds"), ("per_page=x", "Can't parse param per_page")])
+@pytest.mark.parametrize(
+    ("query", "message"), [("page=0", "Param page is out of bounds"), ("per_page=x", "Can't parse param per_page")]
+)
 async def test_bad_paging(client: TestClient, user_headers, query: str, message: str) -> None:
     response = await client.get(f"{V1}/devices?{query}", headers=user_headers)
     assert response.status == 400
@@ -164,6 +172,8 @@ async def test_deleted_device_can_report_again(client: TestClient, user_headers,
 )
 async def test_management_needs_a_user_token(client: TestClient, device_headers, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer bogus"}, await device_headers("d1")):
-        response = await client.request(method, V1 + path, headers=headers, json={"group": "g"} if method == "PUT" else ["d1"])
+        response = await client.request(
+            method, V1 + path, headers=headers, json={"group": "g"} if method == "PUT" else ["d1"]
+        )
         assert response.status == 401
         assert (await response.json())["error"] == "unauthorized"

@@ -11,7 +11,9 @@ from tests.api.inventory.conftest import V1, V2, attributes_of, ids_of
 
 
 async def test_device_that_only_sent_an_auth_request_is_in_inventory(client: TestClient, user_headers, publish) -> None:
-    await publish(DeviceAppeared("", "new-1", {"mac": "52:54:00:aa", "sn": 1234, "status": "spoofed", "cpus": [1, 2]}, "pending"))
+    await publish(
+        DeviceAppeared("", "new-1", {"mac": "52:54:00:aa", "sn": 1234, "status": "spoofed", "cpus": [1, 2]}, "pending")
+    )
     response = await client.get(f"{V1}/devices/new-1", headers=user_headers)
     assert response.status == 200
     attributes = attributes_of(await response.json())

@@ -121,7 +121,9 @@ async def test_bulk_body_errors(client: TestClient, user_headers, method: str) -
     assert not_list.status == 400
     not_strings = await client.request(method, f"{V1}/groups/prod/devices", json=[1, 2], headers=user_headers)
     assert not_strings.status == 400
-    empty = await client.request(method, f"{V1}/groups/prod/devices", headers={**user_headers, "Content-Type": "application/json"})
+    empty = await client.request(
+        method, f"{V1}/groups/prod/devices", headers={**user_headers, "Content-Type": "application/json"}
+    )
     assert empty.status == 400
     assert (await empty.json())["error"] == "failed to decode device group data: JSON payload is empty"
 

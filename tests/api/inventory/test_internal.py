@@ -33,7 +33,14 @@ async def test_create_device_then_upsert(client: TestClient, user_headers) -> No
     assert [a["name"] for a in device["attributes"]] == ["created_ts", "updated_ts"]
     again = await client.post(
         f"{INTERNAL}/devices",
-        json={"id": "i1", "attributes": [{"name": "ip", "value": "1.2.3.4", "description": "IP"}, {"name": "mac", "value": "aa", "scope": "identity"}], "extra": True},
+        json={
+            "id": "i1",
+            "attributes": [
+                {"name": "ip", "value": "1.2.3.4", "description": "IP"},
+                {"name": "mac", "value": "aa", "scope": "identity"},
+            ],
+            "extra": True,
+        },
     )
     assert again.status == 201
     attributes = attributes_of(await (await client.get(f"{V1}/devices/i1", headers=user_headers)).json())
@@ -53,8 +60,14 @@ async def test_create_device_validates(client: TestClient) -> None:
     for body, message in (
         ({}, "device id must be provided"),
         ({"id": ""}, "device id must be provided"),
-        ({"id": "i3", "attributes": [{"name": "a", "value": None}]}, "supported types are string, float64, and arrays thereof"),
-        ({"id": "i3", "attributes": [{"name": "group", "value": "x", "scope": "system"}]}, "attributes of scope system are maintained by the inventory service"),
+        (
+            {"id": "i3", "attributes": [{"name": "a", "value": None}]},
+            "supported types are string, float64, and arrays thereof",
+        ),
+        (
+            {"id": "i3", "attributes": [{"name": "group", "value": "x", "scope": "system"}]},
+            "attributes of scope system are maintained by the inventory service",
+        ),
         ({"id": "i3", "attributes": {"name": "a"}}, "failed to decode request body"),
     ):
         response = await client.post(f"{INTERNAL}/devices", json=body)
@@ -62,7 +75,9 @@ async def test_create_device_validates(client: TestClient) -> None:
         assert message in (await response.json())["error"]
 
 
-async def test_internal_api_refuses_outside_peers(aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]) -> None:
+async def test_internal_api_refuses_outside_peers(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
     app = create_app(make_settings(server={"internal_networks": ["10.99.0.0/16"]}))
     fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)

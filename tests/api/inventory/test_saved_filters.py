@@ -33,7 +33,9 @@ async def test_create_show_and_list(client: TestClient, user_headers) -> None:
     shown = await client.get(f"{FILTERS}/{filter_id}", headers=user_headers)
     assert shown.status == 200
     assert await shown.json() == {"id": filter_id, "name": "raspberries", "terms": RPI}
-    other = await create(client, user_headers, "beagles", [{"scope": "inventory", "attribute": "n", "type": "$in", "value": [1, "2"]}])
+    other = await create(
+        client, user_headers, "beagles", [{"scope": "inventory", "attribute": "n", "type": "$in", "value": [1, "2"]}]
+    )
     listing = await client.get(FILTERS, headers=user_headers)
     assert listing.status == 200
     assert [f["id"] for f in await listing.json()] == [filter_id, other]
@@ -60,8 +62,14 @@ async def test_names_are_unique(client: TestClient, user_headers) -> None:
         ({"name": "x", "terms": []}, "at least one filter term must be provided"),
         ({"terms": RPI}, "invalid filter: name must be a non-empty string"),
         ({"name": "", "terms": RPI}, "invalid filter: name must be a non-empty string"),
-        ({"name": "x", "terms": [{"scope": "inventory", "attribute": "a", "type": "$bogus", "value": 1}]}, "unknown type"),
-        ({"name": "x", "terms": [{"scope": "inventory", "attribute": "a", "type": "$eq"}]}, "invalid filter: value must be provided"),
+        (
+            {"name": "x", "terms": [{"scope": "inventory", "attribute": "a", "type": "$bogus", "value": 1}]},
+            "unknown type",
+        ),
+        (
+            {"name": "x", "terms": [{"scope": "inventory", "attribute": "a", "type": "$eq"}]},
+            "invalid filter: value must be provided",
+        ),
         ({"name": "x", "terms": "device_type=rpi"}, "invalid filter: filters must be an array"),
     ],
 )
@@ -109,6 +117,14 @@ async def test_execute_with_paging(client: TestClient, user_headers, devices) ->
 
 
 async def test_filters_need_a_user(client: TestClient, device_headers) -> None:
-    for method, path in (("GET", FILTERS), ("POST", FILTERS), ("GET", f"{FILTERS}/x"), ("DELETE", f"{FILTERS}/x"), ("GET", f"{FILTERS}/x/search")):
-        response = await client.request(method, path, json={"name": "a", "terms": RPI}, headers=await device_headers("f1"))
+    for method, path in (
+        ("GET", FILTERS),
+        ("POST", FILTERS),
+        ("GET", f"{FILTERS}/x"),
+        ("DELETE", f"{FILTERS}/x"),
+        ("GET", f"{FILTERS}/x/search"),
+    ):
+        response = await client.request(
+            method, path, json={"name": "a", "terms": RPI}, headers=await device_headers("f1")
+        )
         assert response.status == 401

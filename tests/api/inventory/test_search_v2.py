@@ -16,18 +16,37 @@ SEARCH = f"{V2}/filters/search"
 
 @pytest.fixture
 async def fleet(client: TestClient, upload, publish, user_headers) -> None:
-    await upload("s1", [
-        {"name": "device_type", "value": "x"}, {"name": "name", "value": "alpha"}, {"name": "num", "value": 10},
-        {"name": "tags", "value": ["a", "b"]}, {"name": "nums", "value": [1, 5]}, {"name": "code", "value": "10"},
-    ])
-    await upload("s2", [
-        {"name": "device_type", "value": "x"}, {"name": "name", "value": "beta"}, {"name": "num", "value": 20},
-        {"name": "tags", "value": ["b", "c"]}, {"name": "nums", "value": [7]},
-    ])
-    await upload("s3", [
-        {"name": "device_type", "value": "x"}, {"name": "name", "value": "Gamma"}, {"name": "num", "value": "20"},
-        {"name": "tags", "value": []}, {"name": "code", "value": 10},
-    ])
+    await upload(
+        "s1",
+        [
+            {"name": "device_type", "value": "x"},
+            {"name": "name", "value": "alpha"},
+            {"name": "num", "value": 10},
+            {"name": "tags", "value": ["a", "b"]},
+            {"name": "nums", "value": [1, 5]},
+            {"name": "code", "value": "10"},
+        ],
+    )
+    await upload(
+        "s2",
+        [
+            {"name": "device_type", "value": "x"},
+            {"name": "name", "value": "beta"},
+            {"name": "num", "value": 20},
+            {"name": "tags", "value": ["b", "c"]},
+            {"name": "nums", "value": [7]},
+        ],
+    )
+    await upload(
+        "s3",
+        [
+            {"name": "device_type", "value": "x"},
+            {"name": "name", "value": "Gamma"},
+            {"name": "num", "value": "20"},
+            {"name": "tags", "value": []},
+            {"name": "code", "value": 10},
+        ],
+    )
     await upload("s4", [{"name": "device_type", "value": "x"}])
     await publish(DeviceStatusChanged("", ("s1", "s2"), "accepted"))
     response = await client.patch(f"{V1}/groups/prod/devices", json=["s1", "s2"], headers=user_headers)
@@ -154,7 +173,9 @@ DEVICE_ATTRIBUTES = [
     [EQUALITY, NOT_EQUAL, RANGES, MEMBERSHIP, NOT_IN, EXISTS, REGEX, DEVICE_ATTRIBUTES],
     ids=["eq", "ne", "gt-gte-lt-lte", "in", "nin", "exists", "regex", "id-status-group-timestamps"],
 )
-async def test_operators(client: TestClient, user_headers, fleet, cases: list[tuple[dict[str, Any], list[str]]]) -> None:
+async def test_operators(
+    client: TestClient, user_headers, fleet, cases: list[tuple[dict[str, Any], list[str]]]
+) -> None:
     wrong = []
     for predicate, expected in cases:
         found = await search(client, user_headers, predicate)
@@ -168,23 +189,49 @@ async def test_filters_are_anded(client: TestClient, user_headers, fleet) -> Non
     assert await search(client, user_headers, term("nums", "$gte", 2), term("nums", "$lte", 6)) == ["s1"]
     assert await search(client, user_headers, term("tags", "$eq", "b"), term("name", "$ne", "alpha")) == ["s2"]
     assert await search(client, user_headers, term("tags", "$exists", True), term("name", "$regex", "(")) == []
-    assert await search(client, user_headers, term("device_type", "$eq", "x"), term("nothing", "$nin", ["a"]), term("code", "$exists", False)) == ["s2", "s4"]
+    assert await search(
+        client,
+        user_headers,
+        term("device_type", "$eq", "x"),
+        term("nothing", "$nin", ["a"]),
+        term("code", "$exists", False),
+    ) == ["s2", "s4"]
 
 
 async def test_timestamps_compare_as_times(client: TestClient, user_headers, fleet) -> None:
     hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
-    assert await search(client, user_headers, term("updated_ts", "$gte", hour_ago, "system")) == ["s1", "s2", "s3", "s4"]
+    assert await search(client, user_headers, term("updated_ts", "$gte", hour_ago, "system")) == [
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+    ]
 
 
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [
-        ([{"scope": "inventory", "attribute": "num", "order": "asc"}], ["s4", "s1", "s2", "s3"]),  # missing < numbers < strings
+        (
+            [{"scope": "inventory", "attribute": "num", "order": "asc"}],
+            ["s4", "s1", "s2", "s3"],
+        ),  # missing < numbers < strings
         ([{"scope": "inventory", "attribute": "num", "order": "desc"}], ["s3", "s2", "s1", "s4"]),
         ([{"scope": "inventory", "attribute": "nums", "order": "asc"}], ["s3", "s4", "s1", "s2"]),  # least element
         ([{"scope": "inventory", "attribute": "nums", "order": "desc"}], ["s2", "s1", "s3", "s4"]),  # greatest element
-        ([{"scope": "inventory", "attribute": "device_type", "order": "asc"}, {"scope": "inventory", "attribute": "name", "order": "desc"}], ["s2", "s1", "s3", "s4"]),
-        ([{"scope": "system", "attribute": "group", "order": "asc"}, {"scope": "identity", "attribute": "id", "order": "desc"}], ["s4", "s3", "s2", "s1"]),
+        (
+            [
+                {"scope": "inventory", "attribute": "device_type", "order": "asc"},
+                {"scope": "inventory", "attribute": "name", "order": "desc"},
+            ],
+            ["s2", "s1", "s3", "s4"],
+        ),
+        (
+            [
+                {"scope": "system", "attribute": "group", "order": "asc"},
+                {"scope": "identity", "attribute": "id", "order": "desc"},
+            ],
+            ["s4", "s3", "s2", "s1"],
+        ),
         ([{"scope": "identity", "attribute": "id", "order": "desc"}], ["s4", "s3", "s2", "s1"]),
         ([{"scope": "inventory", "attribute": "nothing", "order": "desc"}], ["s1", "s2", "s3", "s4"]),
     ],
@@ -194,13 +241,17 @@ async def test_sort(client: TestClient, user_headers, fleet, sort: list[dict[str
 
 
 async def test_bad_sort(client: TestClient, user_headers, fleet) -> None:
-    response = await client.post(SEARCH, json={"sort": [{"scope": "inventory", "attribute": "num", "order": "up"}]}, headers=user_headers)
+    response = await client.post(
+        SEARCH, json={"sort": [{"scope": "inventory", "attribute": "num", "order": "up"}]}, headers=user_headers
+    )
     assert response.status == 400
     assert (await response.json())["error"] == "invalid sort order"
 
 
 async def test_paging_and_headers(client: TestClient, user_headers, fleet) -> None:
-    response = await client.post(SEARCH, json={"page": 2, "per_page": 3, "filters": [term("device_type", "$eq", "x")]}, headers=user_headers)
+    response = await client.post(
+        SEARCH, json={"page": 2, "per_page": 3, "filters": [term("device_type", "$eq", "x")]}, headers=user_headers
+    )
     assert response.status == 200
     assert ids_of(await response.json()) == ["s4"]
     assert response.headers["X-Total-Count"] == "4"
@@ -213,13 +264,18 @@ async def test_paging_and_headers(client: TestClient, user_headers, fleet) -> No
     empty_body = await client.post(SEARCH, headers=user_headers)
     assert empty_body.status == 200
     assert empty_body.headers["X-Total-Count"] == "4"
-    beyond = await client.post(SEARCH, json={"page": 5, "per_page": 3, "filters": [term("device_type", "$eq", "x")]}, headers=user_headers)
+    beyond = await client.post(
+        SEARCH, json={"page": 5, "per_page": 3, "filters": [term("device_type", "$eq", "x")]}, headers=user_headers
+    )
     assert await beyond.json() == []
     assert beyond.headers["X-Total-Count"] == "4"
 
 
 async def test_device_ids_restrict_the_search(client: TestClient, user_headers, fleet) -> None:
-    assert await search(client, user_headers, term("tags", "$exists", True), device_ids=["s1", "s3", "s4"]) == ["s1", "s3"]
+    assert await search(client, user_headers, term("tags", "$exists", True), device_ids=["s1", "s3", "s4"]) == [
+        "s1",
+        "s3",
+    ]
     assert await search(client, user_headers, device_ids=[]) == []
 
 

@@ -17,7 +17,9 @@ async def fleet(ctx: Context, upload, publish, client, user_headers) -> None:
         await publish(DeviceAppeared("", device_id, {"mac": device_id}, "pending"))
         await upload(device_id, [{"name": "device_type", "value": device_type}])
     await publish(DeviceStatusChanged("", ("a1", "a2", "a3"), "accepted"))
-    response = await client.patch("/api/management/v1/inventory/groups/prod/devices", json=["a1", "a2", "a4"], headers=user_headers)
+    response = await client.patch(
+        "/api/management/v1/inventory/groups/prod/devices", json=["a1", "a2", "a4"], headers=user_headers
+    )
     assert response.status == 200
 
 
@@ -46,7 +48,9 @@ async def test_device_matches(ctx: Context, fleet) -> None:
 
 
 async def test_get_filter(ctx: Context, client, user_headers) -> None:
-    response = await client.post("/api/management/v2/inventory/filters", json={"name": "rpis", "terms": RPI}, headers=user_headers)
+    response = await client.post(
+        "/api/management/v2/inventory/filters", json={"name": "rpis", "terms": RPI}, headers=user_headers
+    )
     filter_id = response.headers["Location"].rsplit("/", 1)[1]
     assert await ctx.inventory.get_filter("", filter_id) == {"id": filter_id, "name": "rpis", "terms": RPI}
     assert await ctx.inventory.get_filter("", "nope") is None

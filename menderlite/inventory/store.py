@@ -1,0 +1,422 @@
+"""Row-level work on the inventory tables inside a caller's session: writing attribute values, planning and
+running device queries, rendering devices. The service layer owns the transactions and the validation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from menderlite.db import after_commit, utcnow
+from menderlite.inventory.filters import (
+    DEVICES,
+    FALSE,
+    VALUES,
+    Condition,
+    Match,
+    Predicate,
+    QueryPlan,
+    SortKey,
+    ValueTypes,
+    all_of,
+    condition_for,
+    driver_candidates,
+    match_rows,
+    order_by,
+    stored_keys,
+    top_level_parts,
+    value_types_query,
+)
+from menderlite.inventory.models import AttributeKey
+from menderlite.inventory.values import (
+    SCOPE_IDENTITY,
+    SCOPE_INVENTORY,
+    SCOPE_SYSTEM,
+    Attribute,
+    Value,
+    ValueRow,
+    rows_of,
+    to_json,
+    value_of,
+)
+from menderlite.timeutil import rfc3339
+
+KEYS = AttributeKey.__table__
+
+# A positive filter whose index range holds fewer rows than this is a good driver; counting stops here.
+ESTIMATE_CAP = 2000
+CHUNK = 500  # bound parameters per IN (...) list
+SCOPE_ORDER = {SCOPE_IDENTITY: 0, SCOPE_INVENTORY: 1, SCOPE_SYSTEM: 3}
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class StoredAttribute:
+    value: Value
+    description: str | None
+
+
+@dataclass(frozen=True)
+class DeviceQuery:
+    """What to list: filters (ANDed), sort keys, device-table conditions, and the page."""
+
+    predicates: Sequence[Predicate] = ()
+    sort: Sequence[SortKey] = ()
+    conditions: Sequence[Condition] = ()
+    offset: int = 0
+    limit: int | None = None
+
+
+class DeviceStore:
+    def __init__(self) -> None:
+        # (tenant, scope, name) -> attribute key id; keys are never deleted, so entries never go stale.
+        self._key_ids: dict[tuple[str, str, str], int] = {}
+
+    async def ensure_devices(
+        self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str], now: datetime
+    ) -> tuple[dict[str, int], set[int]]:
+        """Device id -> pk for every id, creating missing devices; bumps `updated_ts`. Also returns the
+        pks created now."""
+        pks: dict[str, int] = {}
+        for chunk in chunked(device_ids):
+            found = await session.execute(
+                select(DEVICES.c.device_id, DEVICES.c.pk).where(
+                    DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk)
+                )
+            )
+            pks.update({device_id: pk for device_id, pk in found})
+            await session.execute(
+                update(DEVICES)
+                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
+                .values(updated_ts=now)
+            )
+        missing = [device_id for device_id in device_ids if device_id not in pks]
+        created: set[int] = set()
+        if missing:
+            rows = [{"tenant_id": tenant_id, "device_id": d, "created_ts": now, "updated_ts": now} for d in missing]
+            result = await session.execute(insert(DEVICES).returning(DEVICES.c.device_id, DEVICES.c.pk), rows)
+            for device_id, pk in result:
+                pks[device_id] = pk
+                created.add(pk)
+        return pks, created
+
+    async def ensure_keys(
+        self, session: AsyncSession, tenant_id: str, scope: str, names: Iterable[str]
+    ) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        missing = []
+        for name in dict.fromkeys(names):
+            cached = self._key_ids.get((tenant_id, scope, name))
+            if cached is None:
+                missing.append(name)
+            else:
+                ids[name] = cached
+        if not missing:
+            return ids
+        learned: dict[str, int] = {}
+        for chunk in chunked(missing):
+            found = await session.execute(
+                select(KEYS.c.name, KEYS.c.id).where(
+                    KEYS.c.tenant_id == tenant_id, KEYS.c.scope == scope, KEYS.c.name.in_(chunk)
+                )
+            )
+            learned.update({name: key_id for name, key_id in found})
+        new = [name for name in missing if name not in learned]
+        if new:
+            result = await session.execute(
+                insert(KEYS).returning(KEYS.c.name, KEYS.c.id),
+                [{"tenant_id": tenant_id, "scope": scope, "name": name} for name in new],
+            )
+            learned.update({name: key_id for name, key_id in result})
+
+        def remember() -> None:  # only committed keys enter the cache
+            for name, key_id in learned.items():
+                self._key_ids[(tenant_id, scope, name)] = key_id
+
+        after_commit(session, remember)
+        return {**ids, **learned}
+
+    async def load_scope(
+        self, session: AsyncSession, tenant_id: str, scope: str, pks: Sequence[int]
+    ) -> dict[int, dict[int, StoredAttribute]]:
+        rows: dict[int, dict[int, list[tuple[ValueRow, str | None]]]] = defaultdict(lambda: defaultdict(list))
+        for chunk in chunked(pks):
+            result = await session.execute(
+                select(
+                    VALUES.c.device_pk,
+                    VALUES.c.attribute_id,
+                    VALUES.c.element,
+                    VALUES.c.str_value,
+                    VALUES.c.num_value,
+                    VALUES.c.description,
+                )
+                .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
+                .join(DEVICES, DEVICES.c.pk == VALUES.c.device_pk)
+                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(chunk), KEYS.c.scope == scope)
+            )
+            for pk, attribute_id, element, text, number, description in result:
+                rows[pk][attribute_id].append((ValueRow(element, text, number), description))
+        return {
+            pk: {attribute_id: _stored(value_rows) for attribute_id, value_rows in attributes.items()}
+            for pk, attributes in rows.items()
+        }
+
+    async def write_attributes(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        scope: str,
+        updates: Mapping[str, Sequence[Attribute]],
+        *,
+        replace: bool,
+    ) -> None:
+        """Upsert attributes of one scope for many devices (creating devices); `replace` drops the scope's
+        attributes that are not listed. Unchanged attributes are not rewritten."""
+        pks, created = await self.ensure_devices(session, tenant_id, list(updates), utcnow())
+        key_ids = await self.ensure_keys(
+            session, tenant_id, scope, (a.name for attrs in updates.values() for a in attrs)
+        )
+        existing = [pk for pk in pks.values() if pk not in created]
+        current = await self.load_scope(session, tenant_id, scope, existing) if existing else {}
+        stale: list[dict[str, int]] = []
+        fresh: list[dict[str, Any]] = []
+        for device_id, attributes in updates.items():
+            pk = pks[device_id]
+            before = current.get(pk, {})
+            wanted = {key_ids[attribute.name]: attribute for attribute in attributes}  # the last one wins
+            for attribute_id, attribute in wanted.items():
+                old = before.get(attribute_id)
+                description = attribute.description if attribute.description is not None else (old and old.description)
+                if old is not None and old.value == attribute.value and old.description == description:
+                    continue
+                if old is not None:
+                    stale.append({"pk": pk, "attribute": attribute_id})
+                fresh.extend(_value_rows(tenant_id, pk, attribute_id, attribute.value, description))
+            if replace:
+                stale.extend({"pk": pk, "attribute": gone} for gone in before.keys() - wanted.keys())
+        if stale:
+            await session.execute(
+                delete(VALUES).where(
+                    VALUES.c.device_pk == bindparam("pk"), VALUES.c.attribute_id == bindparam("attribute")
+                ),
+                stale,
+            )
+        if fresh:
+            await session.execute(insert(VALUES), fresh)
+
+    async def delete_devices(self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str]) -> None:
+        for chunk in chunked(device_ids):
+            pks = select(DEVICES.c.pk).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
+            await session.execute(delete(VALUES).where(VALUES.c.device_pk.in_(pks)))
+            await session.execute(
+                delete(DEVICES).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
+            )
+
+    async def assign_group(self, session: AsyncSession, tenant_id: str, group: str, device_ids: Sequence[str]) -> int:
+        updated = 0
+        for chunk in chunked(device_ids):
+            result = await session.execute(
+                update(DEVICES)
+                .where(
+                    DEVICES.c.tenant_id == tenant_id,
+                    DEVICES.c.device_id.in_(chunk),
+                    (DEVICES.c.group_name.is_(None)) | (DEVICES.c.group_name != group),
+                )
+                .values(group_name=group, updated_ts=utcnow())
+            )
+            updated += result.rowcount
+        return updated
+
+    async def attribute_ids(
+        self, session: AsyncSession, tenant_id: str, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        ids: dict[tuple[str, str], int] = {}
+        unknown: list[tuple[str, str]] = []
+        for scope, name in keys:
+            cached = self._key_ids.get((tenant_id, scope, name))
+            if cached is None:
+                unknown.append((scope, name))
+            else:
+                ids[(scope, name)] = cached
+        for scope, name in unknown:  # filters name a handful of attributes
+            key_id = await session.scalar(
+                select(KEYS.c.id).where(KEYS.c.tenant_id == tenant_id, KEYS.c.scope == scope, KEYS.c.name == name)
+            )
+            if key_id is not None:
+                ids[(scope, name)] = key_id
+                self._key_ids[(tenant_id, scope, name)] = key_id
+        return ids
+
+    async def value_types(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        sort: Sequence[SortKey],
+        ids: Mapping[tuple[str, str], int],
+    ) -> dict[int, ValueTypes]:
+        types: dict[int, ValueTypes] = {}
+        for key in sort:
+            attribute_id = ids.get((key.scope, key.attribute))
+            if attribute_id is not None and attribute_id not in types:
+                strings, numbers = (await session.execute(value_types_query(tenant_id, attribute_id))).one()
+                if strings or numbers:
+                    types[attribute_id] = ValueTypes(bool(strings), bool(numbers))
+        return types
+
+    async def plan(self, session: AsyncSession, tenant_id: str, condition: Condition) -> QueryPlan:
+        """Pick the positive filter with the fewest index rows to drive the query (counting up to a cap)."""
+        plan = QueryPlan(tenant_id, top_level_parts(condition))
+        if condition is FALSE:
+            plan.empty = True
+            return plan
+        best: tuple[int, Match] | None = None
+        for match in driver_candidates(plan.parts):
+            if match.index_rows is None:
+                estimate = ESTIMATE_CAP + 1  # only a full walk could tell: drive with it as a last resort
+            else:
+                capped = match_rows(match, tenant_id, index_only=True).limit(ESTIMATE_CAP).subquery()
+                estimate = await session.scalar(select(func.count()).select_from(capped)) or 0
+                if estimate == 0:
+                    plan.empty = True  # a conjunct that nothing satisfies
+                    return plan
+            if best is None or estimate < best[0]:
+                best = (estimate, match)
+        plan.driver = best[1] if best else None
+        return plan
+
+    async def find(self, session: AsyncSession, tenant_id: str, query: DeviceQuery) -> tuple[list[int], int]:
+        """Device pks of the requested page (all matches when `limit` is None) and the number of matches."""
+        ids = await self.attribute_ids(session, tenant_id, stored_keys(query.predicates, query.sort))
+        condition = all_of([*(condition_for(p, ids) for p in query.predicates), *query.conditions])
+        plan = await self.plan(session, tenant_id, condition)
+        if plan.empty:
+            return [], 0
+        where = plan.where()
+        ordering = order_by(query.sort, ids, await self.value_types(session, tenant_id, query.sort, ids))
+        if query.limit is None:
+            pks = list((await session.scalars(select(DEVICES.c.pk).where(*where).order_by(*ordering))).all())
+            return pks, len(pks)
+        if not plan.parts:  # every device of the tenant: the index answers both cheaply
+            total = await session.scalar(select(func.count()).where(*where)) or 0
+            page = await session.scalars(
+                select(DEVICES.c.pk).where(*where).order_by(*ordering).offset(query.offset).limit(query.limit)
+            )
+            return list(page.all()), total
+        # Filtered: evaluate the filters once for both the page and the total.
+        rows = (
+            await session.execute(
+                select(DEVICES.c.pk, func.count().over().label("total"))
+                .where(*where)
+                .order_by(*ordering)
+                .offset(query.offset)
+                .limit(query.limit)
+            )
+        ).all()
+        if rows:
+            return [row.pk for row in rows], rows[0].total
+        total = await session.scalar(select(func.count()).where(*where)) if query.offset else 0
+        return [], total or 0
+
+    async def count(
+        self, session: AsyncSession, tenant_id: str, predicates: Sequence[Predicate], conditions: Sequence[Condition]
+    ) -> int:
+        ids = await self.attribute_ids(session, tenant_id, stored_keys(predicates))
+        condition = all_of([*(condition_for(p, ids) for p in predicates), *conditions])
+        plan = await self.plan(session, tenant_id, condition)
+        if plan.empty:
+            return 0
+        return await session.scalar(select(func.count()).where(*plan.where())) or 0
+
+    async def render(self, session: AsyncSession, tenant_id: str, pks: Sequence[int]) -> list[dict[str, Any]]:
+        """Devices as the API shows them, in the order of `pks`."""
+        if not pks:
+            return []
+        devices = {
+            row.pk: row
+            for row in await session.execute(
+                select(
+                    DEVICES.c.pk, DEVICES.c.device_id, DEVICES.c.group_name, DEVICES.c.created_ts, DEVICES.c.updated_ts
+                ).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(list(pks)))
+            )
+        }
+        collected: dict[int, dict[tuple[str, str], list[tuple[ValueRow, str | None]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        result = await session.execute(
+            select(
+                VALUES.c.device_pk,
+                KEYS.c.scope,
+                KEYS.c.name,
+                VALUES.c.element,
+                VALUES.c.str_value,
+                VALUES.c.num_value,
+                VALUES.c.description,
+            )
+            .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
+            .join(DEVICES, DEVICES.c.pk == VALUES.c.device_pk)
+            .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(list(pks)))
+        )
+        for pk, scope, name, element, text, number, description in result:
+            collected[pk][(scope, name)].append((ValueRow(element, text, number), description))
+        return [_device_json(devices[pk], collected.get(pk, {})) for pk in pks if pk in devices]
+
+    async def device_ids(self, session: AsyncSession, tenant_id: str, pks: Sequence[int]) -> list[str]:
+        by_pk: dict[int, str] = {}
+        for chunk in chunked(pks):
+            rows = await session.execute(
+                select(DEVICES.c.pk, DEVICES.c.device_id).where(
+                    DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(chunk)
+                )
+            )
+            by_pk.update({pk: device_id for pk, device_id in rows})
+        return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
+def _stored(rows: list[tuple[ValueRow, str | None]]) -> StoredAttribute:
+    description = next((text for _, text in sorted(rows, key=lambda r: r[0].element) if text is not None), None)
+    return StoredAttribute(value_of(row for row, _ in rows), description)
+
+
+def _value_rows(
+    tenant_id: str, pk: int, attribute_id: int, value: Value, description: str | None
+) -> Iterator[dict[str, Any]]:
+    for index, row in enumerate(rows_of(value)):
+        yield {
+            "device_pk": pk,
+            "attribute_id": attribute_id,
+            "element": row.element,
+            "tenant_id": tenant_id,
+            "str_value": row.str_value,
+            "num_value": row.num_value,
+            "description": description if index == 0 else None,
+        }
+
+
+def _device_json(
+    device: Any, attributes: Mapping[tuple[str, str], list[tuple[ValueRow, str | None]]]
+) -> dict[str, Any]:
+    rendered = []
+    for (scope, name), rows in sorted(attributes.items(), key=lambda item: (SCOPE_ORDER.get(item[0][0], 2), item[0])):
+        stored = _stored(rows)
+        attribute: dict[str, Any] = {"name": name, "value": to_json(stored.value), "scope": scope}
+        if stored.description:
+            attribute["description"] = stored.description
+        rendered.append(attribute)
+    updated = rfc3339(device.updated_ts)
+    if device.group_name is not None:
+        rendered.append({"name": "group", "value": device.group_name, "scope": SCOPE_SYSTEM})
+    rendered.append({"name": "created_ts", "value": rfc3339(device.created_ts), "scope": SCOPE_SYSTEM})
+    rendered.append({"name": "updated_ts", "value": updated, "scope": SCOPE_SYSTEM})
+    return {"id": device.device_id, "attributes": rendered, "updated_ts": updated}
