@@ -135,6 +135,16 @@ QUERIES = [
         },
     ),
     Query(
+        "v2 search, status accepted (GUI list)",
+        "POST",
+        "/api/management/v2/inventory/filters/search",
+        {
+            "page": 1,
+            "per_page": 20,
+            "filters": [{"scope": "identity", "attribute": "status", "type": "$eq", "value": "accepted"}],
+        },
+    ),
+    Query(
         "v2 search, $regex (no prefix) + $ne",
         "POST",
         "/api/management/v2/inventory/filters/search",

@@ -22,7 +22,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
 
-from menderlite.inventory.models import EMPTY_ARRAY, AttributeValue, InventoryDevice
+from menderlite.inventory.models import (
+    EMPTY_ARRAY,
+    KIND_MULTI,
+    KIND_NUMBER,
+    KIND_STRING,
+    AttributeValue,
+    InventoryDevice,
+)
 from menderlite.inventory.values import SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_SYSTEM, is_number
 from menderlite.timeutil import parse_rfc3339
 from menderlite.web import ApiError
@@ -630,50 +637,73 @@ class QueryPlan:
 
 
 @dataclass(frozen=True)
-class ValueTypes:
-    """Which kinds of values an attribute holds across the tenant's devices."""
+class StoredKey:
+    """An attribute's key id and the kinds of values it has held (bits of `models.KIND_*`)."""
 
-    strings: bool
-    numbers: bool
+    id: int
+    kinds: int
+
+    @property
+    def strings(self) -> bool:
+        return bool(self.kinds & KIND_STRING)
+
+    @property
+    def numbers(self) -> bool:
+        return bool(self.kinds & KIND_NUMBER)
+
+    @property
+    def multi(self) -> bool:
+        return bool(self.kinds & KIND_MULTI)
 
 
-def order_by(
-    sort: Sequence[SortKey], attribute_ids: Mapping[tuple[str, str], int], value_types: Mapping[int, ValueTypes]
-) -> list[Any]:
+@dataclass
+class Ordering:
+    """ORDER BY clauses, and the outer joins they read from."""
+
+    clauses: list[Any]
+    joins: list[tuple[Any, ColumnElement[bool]]]
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        source: Any = DEVICES
+        for alias, on in self.joins:
+            source = source.outerjoin(alias, on)
+        return query.select_from(source).order_by(*self.clauses)
+
+
+def order_by(sort: Sequence[SortKey], keys: Mapping[tuple[str, str], StoredKey]) -> Ordering:
     """MongoDB order: missing < numbers < strings; arrays sort by their least (asc) or greatest (desc)
-    element; ties by insertion order. A key costs one primary-key probe per candidate and value type."""
-    clauses: list[Any] = []
-    for key in sort:
+    element; ties by insertion order.
+
+    Strings NULL first (asc) puts missing and numeric values before strings, then numbers NULL first puts
+    missing before numbers; descending mirrors it. An attribute that never held an array of two or more
+    elements has one value row per device: one outer join reads it. Otherwise a probe per candidate
+    aggregates the elements.
+    """
+    ordering = Ordering([], [])
+    for number, key in enumerate(sort):
         virtual = VIRTUAL_COLUMNS.get((key.scope, key.attribute))
         if virtual is not None:
-            column = virtual.column
-            if not virtual.nullable:  # plain order: an index on the column can serve it
-                clauses.append(column.desc() if key.descending else column.asc())
-            else:
-                clauses.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
+            ordering.clauses.append(_ordered(virtual.column, key.descending, virtual.nullable))
             continue
-        attribute_id = attribute_ids.get((key.scope, key.attribute))
-        types = value_types.get(attribute_id) if attribute_id is not None else None
-        if attribute_id is None or types is None:
+        stored = keys.get((key.scope, key.attribute))
+        if stored is None or not (stored.strings or stored.numbers):
             continue  # no device has a value: every device ties
-        aggregate = func.max if key.descending else func.min
-        values = VALUES.alias("s")
-        owned = and_(values.c.device_pk == DEVICES.c.pk, values.c.attribute_id == attribute_id)
-        # Strings NULL first (asc) puts missing and numeric values before strings; then numbers NULL first
-        # puts missing before numbers. Descending mirrors it.
-        for present, column in ((types.strings, values.c.str_value), (types.numbers, values.c.num_value)):
-            if present:
-                probe = select(aggregate(column)).where(owned).scalar_subquery()
-                clauses.append(probe.desc().nulls_last() if key.descending else probe.asc().nulls_first())
-    clauses.append(DEVICES.c.pk.asc())
-    return clauses
+        values = VALUES.alias(f"sort{number}")
+        owned = and_(values.c.device_pk == DEVICES.c.pk, values.c.attribute_id == stored.id)
+        for present, column in ((stored.strings, values.c.str_value), (stored.numbers, values.c.num_value)):
+            if not present:
+                continue
+            if stored.multi:
+                aggregate = func.max if key.descending else func.min
+                column = select(aggregate(column)).where(owned).scalar_subquery()
+            ordering.clauses.append(_ordered(column, key.descending, nullable=True))
+        if not stored.multi:
+            ordering.joins.append((values, owned))
+    ordering.clauses.append(DEVICES.c.pk.asc())
+    return ordering
 
 
-def value_types_query(tenant_id: str, attribute_id: int) -> Select[Any]:
-    """Two index seeks: does the attribute hold any string, any number?"""
-    values = VALUES.alias("t")
-    of_attribute = and_(values.c.tenant_id == tenant_id, values.c.attribute_id == attribute_id)
-    return select(
-        exists().where(of_attribute, values.c.str_value.is_not(None)),
-        exists().where(of_attribute, values.c.num_value.is_not(None)),
-    )
+def _ordered(column: Any, descending: bool, nullable: bool) -> Any:
+    if not nullable:  # the plain order, which an index on the column can serve
+        return column.desc() if descending else column.asc()
+    return column.desc().nulls_last() if descending else column.asc().nulls_first()

@@ -24,6 +24,11 @@ EMPTY_ARRAY = -2
 
 MAX_NAME_LENGTH = 1024
 
+# `AttributeKey.kinds` bits: what the attribute has held on any device (only ever widened).
+KIND_STRING = 1
+KIND_NUMBER = 2
+KIND_MULTI = 4  # an array of two or more elements: several value rows for one device
+
 
 class InventoryDevice(Base):
     __tablename__ = "inventory_devices"
@@ -43,7 +48,8 @@ class InventoryDevice(Base):
 
 
 class AttributeKey(Base):
-    """One row per (tenant, scope, name) ever seen; value rows refer to it by `id`."""
+    """One row per (tenant, scope, name) ever seen; value rows refer to it by `id`. `kinds` lets queries
+    skip what cannot occur (e.g. sort through one join when no device holds an array)."""
 
     __tablename__ = "inventory_attribute_keys"
     __table_args__ = (UniqueConstraint("tenant_id", "scope", "name"),)
@@ -52,6 +58,7 @@ class AttributeKey(Base):
     tenant_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     scope: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), nullable=False)
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), nullable=False)
+    kinds: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class AttributeValue(Base):

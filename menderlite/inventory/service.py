@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import CTE, and_, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import new_id, utcnow
@@ -62,6 +62,18 @@ def validate_device_ids(raw: Any) -> list[str]:
     if not raw:
         raise ApiError(400, NO_DEVICE_IDS)
     return list(dict.fromkeys(raw))
+
+
+def distinct_groups(tenant_id: str) -> CTE:
+    """The tenant's group names in order, one index seek per group (a skip scan, also on 100,000 devices):
+    each step asks for the least name greater than the previous one."""
+    in_tenant = and_(DEVICES.c.tenant_id == tenant_id, DEVICES.c.group_name.is_not(None))
+    first = select(func.min(DEVICES.c.group_name).label("name")).where(in_tenant)
+    groups = first.cte("groups", recursive=True)
+    following = (
+        select(func.min(DEVICES.c.group_name)).where(in_tenant, DEVICES.c.group_name > groups.c.name).scalar_subquery()
+    )
+    return groups.union_all(select(following).where(groups.c.name.is_not(None)))
 
 
 class InventoryService:
@@ -223,13 +235,8 @@ class InventoryService:
     async def list_groups(self, tenant_id: str, status: str | None = None) -> list[str]:
         """Distinct group names (sorted); with `status`, only groups holding a device in that status."""
         async with self.ctx.db.read() as session:
-            groups = (
-                select(DEVICES.c.group_name)
-                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.group_name.is_not(None))
-                .distinct()
-                .subquery("g")
-            )
-            query = select(groups.c.group_name).order_by(groups.c.group_name)
+            groups = distinct_groups(tenant_id)
+            query = select(groups.c.name).where(groups.c.name.is_not(None))
             if status is not None:
                 status_key = await self._status_key(session, tenant_id)
                 if status_key is None:
@@ -239,7 +246,7 @@ class InventoryService:
                 query = query.where(
                     exists().where(
                         member.c.tenant_id == tenant_id,
-                        member.c.group_name == groups.c.group_name,
+                        member.c.group_name == groups.c.name,
                         exists().where(
                             values.c.device_pk == member.c.pk,
                             values.c.attribute_id == status_key,
@@ -250,8 +257,9 @@ class InventoryService:
             return list((await session.scalars(query)).all())
 
     async def _status_key(self, session: AsyncSession, tenant_id: str) -> int | None:
-        ids = await self.store.attribute_ids(session, tenant_id, {(SCOPE_IDENTITY, STATUS_ATTRIBUTE)})
-        return ids.get((SCOPE_IDENTITY, STATUS_ATTRIBUTE))
+        keys = await self.store.attribute_keys(session, tenant_id, {(SCOPE_IDENTITY, STATUS_ATTRIBUTE)})
+        key = keys.get((SCOPE_IDENTITY, STATUS_ATTRIBUTE))
+        return key.id if key is not None else None
 
     async def list_group_devices(self, tenant_id: str, group: str, offset: int, limit: int) -> tuple[list[str], int]:
         """Device ids of a group in insertion order, and the group's size; 404 for a group without devices."""

@@ -23,7 +23,7 @@ from menderlite.inventory.filters import (
     Predicate,
     QueryPlan,
     SortKey,
-    ValueTypes,
+    StoredKey,
     all_of,
     condition_for,
     driver_candidates,
@@ -31,9 +31,8 @@ from menderlite.inventory.filters import (
     order_by,
     stored_keys,
     top_level_parts,
-    value_types_query,
 )
-from menderlite.inventory.models import AttributeKey
+from menderlite.inventory.models import KIND_MULTI, KIND_NUMBER, KIND_STRING, AttributeKey
 from menderlite.inventory.values import (
     SCOPE_IDENTITY,
     SCOPE_INVENTORY,
@@ -81,8 +80,9 @@ class DeviceQuery:
 
 class DeviceStore:
     def __init__(self) -> None:
-        # (tenant, scope, name) -> attribute key id; keys are never deleted, so entries never go stale.
-        self._key_ids: dict[tuple[str, str, str], int] = {}
+        # (tenant, scope, name) -> key. Keys are never deleted and their kinds only widen; a cached entry is
+        # widened after the commit that widened its row.
+        self._keys: dict[tuple[str, str, str], StoredKey] = {}
 
     async def ensure_devices(
         self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str], now: datetime
@@ -114,39 +114,59 @@ class DeviceStore:
 
     async def ensure_keys(
         self, session: AsyncSession, tenant_id: str, scope: str, names: Iterable[str]
-    ) -> dict[str, int]:
-        ids: dict[str, int] = {}
+    ) -> dict[str, StoredKey]:
+        """The key of each name in `scope`, creating missing ones."""
+        keys: dict[str, StoredKey] = {}
         missing = []
         for name in dict.fromkeys(names):
-            cached = self._key_ids.get((tenant_id, scope, name))
+            cached = self._keys.get((tenant_id, scope, name))
             if cached is None:
                 missing.append(name)
             else:
-                ids[name] = cached
+                keys[name] = cached
         if not missing:
-            return ids
-        learned: dict[str, int] = {}
+            return keys
+        learned: dict[str, StoredKey] = {}
         for chunk in chunked(missing):
             found = await session.execute(
-                select(KEYS.c.name, KEYS.c.id).where(
+                select(KEYS.c.name, KEYS.c.id, KEYS.c.kinds).where(
                     KEYS.c.tenant_id == tenant_id, KEYS.c.scope == scope, KEYS.c.name.in_(chunk)
                 )
             )
-            learned.update({name: key_id for name, key_id in found})
+            learned.update({name: StoredKey(key_id, kinds) for name, key_id, kinds in found})
         new = [name for name in missing if name not in learned]
         if new:
             result = await session.execute(
                 insert(KEYS).returning(KEYS.c.name, KEYS.c.id),
-                [{"tenant_id": tenant_id, "scope": scope, "name": name} for name in new],
+                [{"tenant_id": tenant_id, "scope": scope, "name": name, "kinds": 0} for name in new],
             )
-            learned.update({name: key_id for name, key_id in result})
+            learned.update({name: StoredKey(key_id, 0) for name, key_id in result})
 
         def remember() -> None:  # only committed keys enter the cache
-            for name, key_id in learned.items():
-                self._key_ids[(tenant_id, scope, name)] = key_id
+            for name, key in learned.items():
+                self._keys.setdefault((tenant_id, scope, name), key)
 
         after_commit(session, remember)
-        return {**ids, **learned}
+        return {**keys, **learned}
+
+    async def widen_kinds(
+        self, session: AsyncSession, tenant_id: str, scope: str, keys: Mapping[str, StoredKey], kinds: Mapping[int, int]
+    ) -> None:
+        """Record value kinds an attribute holds for the first time (`kinds`: key id -> KIND_* bits)."""
+        widened = {name: kinds[key.id] for name, key in keys.items() if kinds.get(key.id, 0) & ~key.kinds}
+        if not widened:
+            return
+        await session.execute(
+            update(KEYS).where(KEYS.c.id == bindparam("key_id")).values(kinds=KEYS.c.kinds.op("|")(bindparam("bits"))),
+            [{"key_id": keys[name].id, "bits": bits} for name, bits in widened.items()],
+        )
+
+        def remember() -> None:
+            for name, bits in widened.items():
+                cached = self._keys.get((tenant_id, scope, name)) or keys[name]
+                self._keys[(tenant_id, scope, name)] = StoredKey(cached.id, cached.kinds | bits)
+
+        after_commit(session, remember)
 
     async def load_scope(
         self, session: AsyncSession, tenant_id: str, scope: str, pks: Sequence[int]
@@ -185,17 +205,16 @@ class DeviceStore:
         """Upsert attributes of one scope for many devices (creating devices); `replace` drops the scope's
         attributes that are not listed. Unchanged attributes are not rewritten."""
         pks, created = await self.ensure_devices(session, tenant_id, list(updates), utcnow())
-        key_ids = await self.ensure_keys(
-            session, tenant_id, scope, (a.name for attrs in updates.values() for a in attrs)
-        )
+        keys = await self.ensure_keys(session, tenant_id, scope, (a.name for attrs in updates.values() for a in attrs))
         existing = [pk for pk in pks.values() if pk not in created]
         current = await self.load_scope(session, tenant_id, scope, existing) if existing else {}
         stale: list[dict[str, int]] = []
         fresh: list[dict[str, Any]] = []
+        kinds: dict[int, int] = defaultdict(int)
         for device_id, attributes in updates.items():
             pk = pks[device_id]
             before = current.get(pk, {})
-            wanted = {key_ids[attribute.name]: attribute for attribute in attributes}  # the last one wins
+            wanted = {keys[attribute.name].id: attribute for attribute in attributes}  # the last one wins
             for attribute_id, attribute in wanted.items():
                 old = before.get(attribute_id)
                 description = attribute.description if attribute.description is not None else (old and old.description)
@@ -204,6 +223,7 @@ class DeviceStore:
                 if old is not None:
                     stale.append({"pk": pk, "attribute": attribute_id})
                 fresh.extend(_value_rows(tenant_id, pk, attribute_id, attribute.value, description))
+                kinds[attribute_id] |= kinds_of(attribute.value)
             if replace:
                 stale.extend({"pk": pk, "attribute": gone} for gone in before.keys() - wanted.keys())
         if stale:
@@ -215,6 +235,7 @@ class DeviceStore:
             )
         if fresh:
             await session.execute(insert(VALUES), fresh)
+        await self.widen_kinds(session, tenant_id, scope, keys, kinds)
 
     async def delete_devices(self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str]) -> None:
         for chunk in chunked(device_ids):
@@ -239,41 +260,26 @@ class DeviceStore:
             updated += result.rowcount
         return updated
 
-    async def attribute_ids(
-        self, session: AsyncSession, tenant_id: str, keys: set[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
-        ids: dict[tuple[str, str], int] = {}
-        unknown: list[tuple[str, str]] = []
-        for scope, name in keys:
-            cached = self._key_ids.get((tenant_id, scope, name))
+    async def attribute_keys(
+        self, session: AsyncSession, tenant_id: str, names: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredKey]:
+        """The keys of the (scope, name) pairs that exist in the tenant."""
+        keys: dict[tuple[str, str], StoredKey] = {}
+        for scope, name in names:  # filters and sorts name a handful of attributes
+            cached = self._keys.get((tenant_id, scope, name))
             if cached is None:
-                unknown.append((scope, name))
-            else:
-                ids[(scope, name)] = cached
-        for scope, name in unknown:  # filters name a handful of attributes
-            key_id = await session.scalar(
-                select(KEYS.c.id).where(KEYS.c.tenant_id == tenant_id, KEYS.c.scope == scope, KEYS.c.name == name)
-            )
-            if key_id is not None:
-                ids[(scope, name)] = key_id
-                self._key_ids[(tenant_id, scope, name)] = key_id
-        return ids
-
-    async def value_types(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        sort: Sequence[SortKey],
-        ids: Mapping[tuple[str, str], int],
-    ) -> dict[int, ValueTypes]:
-        types: dict[int, ValueTypes] = {}
-        for key in sort:
-            attribute_id = ids.get((key.scope, key.attribute))
-            if attribute_id is not None and attribute_id not in types:
-                strings, numbers = (await session.execute(value_types_query(tenant_id, attribute_id))).one()
-                if strings or numbers:
-                    types[attribute_id] = ValueTypes(bool(strings), bool(numbers))
-        return types
+                row = (
+                    await session.execute(
+                        select(KEYS.c.id, KEYS.c.kinds).where(
+                            KEYS.c.tenant_id == tenant_id, KEYS.c.scope == scope, KEYS.c.name == name
+                        )
+                    )
+                ).first()
+                if row is None:
+                    continue
+                cached = self._keys.setdefault((tenant_id, scope, name), StoredKey(row.id, row.kinds))
+            keys[(scope, name)] = cached
+        return keys
 
     async def plan(self, session: AsyncSession, tenant_id: str, condition: Condition) -> QueryPlan:
         """Pick the positive filter with the fewest index rows to drive the query (counting up to a cap)."""
@@ -298,43 +304,41 @@ class DeviceStore:
 
     async def find(self, session: AsyncSession, tenant_id: str, query: DeviceQuery) -> tuple[list[int], int]:
         """Device pks of the requested page (all matches when `limit` is None) and the number of matches."""
-        ids = await self.attribute_ids(session, tenant_id, stored_keys(query.predicates, query.sort))
-        condition = all_of([*(condition_for(p, ids) for p in query.predicates), *query.conditions])
-        plan = await self.plan(session, tenant_id, condition)
+        keys = await self.attribute_keys(session, tenant_id, stored_keys(query.predicates, query.sort))
+        plan = await self.plan(session, tenant_id, self.condition(keys, query.predicates, query.conditions))
         if plan.empty:
             return [], 0
         where = plan.where()
-        ordering = order_by(query.sort, ids, await self.value_types(session, tenant_id, query.sort, ids))
+        ordering = order_by(query.sort, keys)
         if query.limit is None:
-            pks = list((await session.scalars(select(DEVICES.c.pk).where(*where).order_by(*ordering))).all())
-            return pks, len(pks)
+            pks = (await session.scalars(ordering.apply(select(DEVICES.c.pk).where(*where)))).all()
+            return list(pks), len(pks)
         if not plan.parts:  # every device of the tenant: the index answers both cheaply
             total = await session.scalar(select(func.count()).where(*where)) or 0
             page = await session.scalars(
-                select(DEVICES.c.pk).where(*where).order_by(*ordering).offset(query.offset).limit(query.limit)
+                ordering.apply(select(DEVICES.c.pk).where(*where)).offset(query.offset).limit(query.limit)
             )
             return list(page.all()), total
         # Filtered: evaluate the filters once for both the page and the total.
-        rows = (
-            await session.execute(
-                select(DEVICES.c.pk, func.count().over().label("total"))
-                .where(*where)
-                .order_by(*ordering)
-                .offset(query.offset)
-                .limit(query.limit)
-            )
-        ).all()
+        windowed = select(DEVICES.c.pk, func.count().over().label("total")).where(*where)
+        rows = (await session.execute(ordering.apply(windowed).offset(query.offset).limit(query.limit))).all()
         if rows:
             return [row.pk for row in rows], rows[0].total
         total = await session.scalar(select(func.count()).where(*where)) if query.offset else 0
         return [], total or 0
 
+    @staticmethod
+    def condition(
+        keys: Mapping[tuple[str, str], StoredKey], predicates: Sequence[Predicate], conditions: Sequence[Condition]
+    ) -> Condition:
+        ids = {name: key.id for name, key in keys.items()}
+        return all_of([*(condition_for(predicate, ids) for predicate in predicates), *conditions])
+
     async def count(
         self, session: AsyncSession, tenant_id: str, predicates: Sequence[Predicate], conditions: Sequence[Condition]
     ) -> int:
-        ids = await self.attribute_ids(session, tenant_id, stored_keys(predicates))
-        condition = all_of([*(condition_for(p, ids) for p in predicates), *conditions])
-        plan = await self.plan(session, tenant_id, condition)
+        keys = await self.attribute_keys(session, tenant_id, stored_keys(predicates))
+        plan = await self.plan(session, tenant_id, self.condition(keys, predicates, conditions))
         if plan.empty:
             return 0
         return await session.scalar(select(func.count()).where(*plan.where())) or 0
@@ -382,6 +386,17 @@ class DeviceStore:
             )
             by_pk.update({pk: device_id for pk, device_id in rows})
         return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
+def kinds_of(value: Value) -> int:
+    if isinstance(value, str):
+        return KIND_STRING
+    if isinstance(value, float):
+        return KIND_NUMBER
+    if not value:
+        return 0
+    multi = KIND_MULTI if len(value) > 1 else 0
+    return multi | (KIND_STRING if isinstance(value[0], str) else KIND_NUMBER)
 
 
 def _stored(rows: list[tuple[ValueRow, str | None]]) -> StoredAttribute:

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("scope", sa.String(length=1024), nullable=False),
         sa.Column("name", sa.String(length=1024), nullable=False),
+        sa.Column("kinds", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inventory_attribute_keys")),
         sa.UniqueConstraint(
             "tenant_id", "scope", "name", name=op.f("uq_inventory_attribute_keys_tenant_id_scope_name")

@@ -307,3 +307,18 @@ async def test_search_needs_json_and_a_user(client: TestClient, user_headers, de
     for headers in ({}, {"Authorization": "Bearer nope"}, await device_headers("s1")):
         response = await client.post(SEARCH, json={}, headers=headers)
         assert response.status == 401
+
+
+async def test_sort_after_an_attribute_becomes_an_array(client: TestClient, user_headers, upload) -> None:
+    await upload("k1", [{"name": "v", "value": 5}])
+    await upload("k2", [{"name": "v", "value": 3}])
+    by_v = [{"scope": "inventory", "attribute": "v", "order": "asc"}]
+    assert await search(client, user_headers, sort=by_v) == ["k2", "k1"]
+    await upload("k3", [{"name": "v", "value": [9, 1, 4]}])  # now several value rows for one device
+    assert await search(client, user_headers, sort=by_v) == ["k3", "k2", "k1"]
+    descending = [{"scope": "inventory", "attribute": "v", "order": "desc"}]
+    response = await client.post(SEARCH, json={"sort": descending, "per_page": 2}, headers=user_headers)
+    assert ids_of(await response.json()) == ["k3", "k1"]
+    assert response.headers["X-Total-Count"] == "3"
+    await upload("k4", [{"name": "v", "value": "text"}])
+    assert await search(client, user_headers, sort=by_v) == ["k3", "k2", "k1", "k4"]
