@@ -242,7 +242,7 @@ def test_attribute_needs_a_name() -> None:
 @pytest.mark.parametrize("value", ["s", 4.0, ("a", "b"), (1.0, 2.0, 3.0), ()])
 def test_values_round_trip_through_rows(value: object) -> None:
     rows = list(rows_of(value))  # type: ignore[arg-type]
-    assert value_of(reversed(rows)) == value
+    assert value_of(list(reversed(rows))) == value
 
 
 def test_whole_numbers_render_without_fraction() -> None:

@@ -605,30 +605,49 @@ def top_level_parts(condition: Condition) -> list[Condition]:
     return [] if condition is TRUE else [condition]
 
 
+def is_narrow(parts: Sequence[Condition]) -> bool:
+    """Whether a part selects a handful of devices by id (then probing beats any index walk)."""
+    return any(isinstance(part, DeviceColumn) and part.narrow for part in parts)
+
+
 def driver_candidates(parts: Sequence[Condition]) -> list[Match]:
-    """Positive top-level matches: any of them can drive the query. Empty when devices are narrowed by id."""
-    if any(isinstance(part, DeviceColumn) and part.narrow for part in parts):
-        return []
+    """Positive top-level matches: any of them can drive the query."""
     return [part for part in parts if isinstance(part, Match)]
+
+
+# A positive filter whose index range holds fewer rows than this is a selective driver; counting stops here.
+ESTIMATE_CAP = 2000
 
 
 @dataclass
 class QueryPlan:
-    """How to evaluate a conjunction over the devices of one tenant."""
+    """How to evaluate a conjunction over the devices of one tenant.
+
+    The driver (the positive filter with the fewest index rows) yields candidate devices; every other part is
+    probed per candidate. When even the driver is broad, the first pages are cheaper to find by walking the
+    devices in insertion order and probing every part until the page is full (`where(walk=True)`).
+    """
 
     tenant_id: str
     parts: list[Condition]
     driver: Match | None = None
+    estimate: int = 0
+    narrow: bool = False
     empty: bool = False
 
-    def where(self) -> list[ColumnElement[bool]]:
+    @property
+    def broad(self) -> bool:
+        return self.driver is not None and self.estimate >= ESTIMATE_CAP
+
+    def where(self, *, walk: bool = False) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = [DEVICES.c.tenant_id == self.tenant_id]
         if self.empty:
             return [*clauses, false()]
+        scan_negatives = self.driver is None and not self.narrow and not walk
         for part in self.parts:
-            if part is self.driver:
+            if part is self.driver and not walk:
                 clauses.append(DEVICES.c.pk.in_(match_rows(part, self.tenant_id)))
-            elif self.driver is None and isinstance(part, Not) and isinstance(part.inner, Match):
+            elif scan_negatives and isinstance(part, Not) and isinstance(part.inner, Match):
                 # Nothing narrows the devices: one pass over the attribute's index beats a probe per device.
                 clauses.append(DEVICES.c.pk.not_in(match_rows(part.inner, self.tenant_id)))
             else:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from menderlite.db import after_commit, utcnow
 from menderlite.inventory.filters import (
     DEVICES,
+    ESTIMATE_CAP,
     FALSE,
     VALUES,
     Condition,
@@ -27,6 +28,7 @@ from menderlite.inventory.filters import (
     all_of,
     condition_for,
     driver_candidates,
+    is_narrow,
     match_rows,
     order_by,
     stored_keys,
@@ -48,8 +50,8 @@ from menderlite.timeutil import rfc3339
 
 KEYS = AttributeKey.__table__
 
-# A positive filter whose index range holds fewer rows than this is a good driver; counting stops here.
-ESTIMATE_CAP = 2000
+# Pages up to this deep of a query without a selective filter are found by walking the devices in order.
+WALK_LIMIT = 1000
 CHUNK = 500  # bound parameters per IN (...) list
 SCOPE_ORDER = {SCOPE_IDENTITY: 0, SCOPE_INVENTORY: 1, SCOPE_SYSTEM: 3}
 
@@ -283,9 +285,11 @@ class DeviceStore:
 
     async def plan(self, session: AsyncSession, tenant_id: str, condition: Condition) -> QueryPlan:
         """Pick the positive filter with the fewest index rows to drive the query (counting up to a cap)."""
-        plan = QueryPlan(tenant_id, top_level_parts(condition))
+        plan = QueryPlan(tenant_id, top_level_parts(condition), narrow=is_narrow(top_level_parts(condition)))
         if condition is FALSE:
             plan.empty = True
+            return plan
+        if plan.narrow:
             return plan
         best: tuple[int, Match] | None = None
         for match in driver_candidates(plan.parts):
@@ -299,7 +303,8 @@ class DeviceStore:
                     return plan
             if best is None or estimate < best[0]:
                 best = (estimate, match)
-        plan.driver = best[1] if best else None
+        if best is not None:
+            plan.estimate, plan.driver = best
         return plan
 
     async def find(self, session: AsyncSession, tenant_id: str, query: DeviceQuery) -> tuple[list[int], int]:
@@ -313,19 +318,31 @@ class DeviceStore:
         if query.limit is None:
             pks = (await session.scalars(ordering.apply(select(DEVICES.c.pk).where(*where)))).all()
             return list(pks), len(pks)
-        if not plan.parts:  # every device of the tenant: the index answers both cheaply
-            total = await session.scalar(select(func.count()).where(*where)) or 0
+        walk = plan.broad and not query.sort and query.offset + query.limit <= WALK_LIMIT
+        if not plan.parts or walk:  # the page by walking the devices in order, the total apart
+            total = await self.total(session, plan, keys)
             page = await session.scalars(
-                ordering.apply(select(DEVICES.c.pk).where(*where)).offset(query.offset).limit(query.limit)
+                ordering.apply(select(DEVICES.c.pk).where(*plan.where(walk=walk)))
+                .offset(query.offset)
+                .limit(query.limit)
             )
             return list(page.all()), total
-        # Filtered: evaluate the filters once for both the page and the total.
+        # Selective filters or a sort: evaluate the filters once for both the page and the total.
         windowed = select(DEVICES.c.pk, func.count().over().label("total")).where(*where)
         rows = (await session.execute(ordering.apply(windowed).offset(query.offset).limit(query.limit))).all()
         if rows:
             return [row.pk for row in rows], rows[0].total
-        total = await session.scalar(select(func.count()).where(*where)) if query.offset else 0
-        return [], total or 0
+        total = await self.total(session, plan, keys) if query.offset else 0
+        return [], total
+
+    async def total(self, session: AsyncSession, plan: QueryPlan, keys: Mapping[tuple[str, str], StoredKey]) -> int:
+        """The number of devices matching `plan`. A lone filter on an attribute without arrays has one index
+        row per matching device: counting those rows is enough."""
+        single_valued = {key.id for key in keys.values() if not key.multi}
+        if plan.parts == [plan.driver] and plan.driver is not None and plan.driver.attribute_id in single_valued:
+            rows = match_rows(plan.driver, plan.tenant_id).subquery()
+            return await session.scalar(select(func.count()).select_from(rows)) or 0
+        return await session.scalar(select(func.count()).where(*plan.where())) or 0
 
     @staticmethod
     def condition(
@@ -339,9 +356,7 @@ class DeviceStore:
     ) -> int:
         keys = await self.attribute_keys(session, tenant_id, stored_keys(predicates))
         plan = await self.plan(session, tenant_id, self.condition(keys, predicates, conditions))
-        if plan.empty:
-            return 0
-        return await session.scalar(select(func.count()).where(*plan.where())) or 0
+        return 0 if plan.empty else await self.total(session, plan, keys)
 
     async def render(self, session: AsyncSession, tenant_id: str, pks: Sequence[int]) -> list[dict[str, Any]]:
         """Devices as the API shows them, in the order of `pks`."""
@@ -400,8 +415,11 @@ def kinds_of(value: Value) -> int:
 
 
 def _stored(rows: list[tuple[ValueRow, str | None]]) -> StoredAttribute:
-    description = next((text for _, text in sorted(rows, key=lambda r: r[0].element) if text is not None), None)
-    return StoredAttribute(value_of(row for row, _ in rows), description)
+    if len(rows) == 1:  # scalars: the common case
+        return StoredAttribute(value_of([rows[0][0]]), rows[0][1])
+    ordered = sorted(rows, key=lambda row: row[0].element)
+    description = next((text for _, text in ordered if text is not None), None)
+    return StoredAttribute(value_of([row for row, _ in ordered]), description)
 
 
 def _value_rows(

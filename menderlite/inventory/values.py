@@ -8,7 +8,7 @@ fraction when they are whole.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +111,14 @@ def rows_of(value: Value) -> Iterator[ValueRow]:
                 yield ValueRow(index, None, item)
 
 
-def value_of(rows: Iterable[ValueRow]) -> Value:
+def value_of(rows: Sequence[ValueRow]) -> Value:
     """Rebuild a value from its rows (in any order)."""
-    ordered = sorted(rows, key=lambda row: row.element)
-    first = ordered[0]
+    first = rows[0] if len(rows) == 1 else min(rows, key=lambda row: row.element)
     if first.element == EMPTY_ARRAY:
         return ()
     if first.element == SCALAR:
         return first.str_value if first.str_value is not None else float(first.num_value or 0.0)
+    ordered = sorted(rows, key=lambda row: row.element)
     if first.str_value is not None:
         return tuple(row.str_value or "" for row in ordered)
     return tuple(float(row.num_value or 0.0) for row in ordered)

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.events import DeviceStatusChanged
+from menderlite.inventory import filters, store
 from tests.api.inventory.conftest import V1, V2, ids_of
 
 SEARCH = f"{V2}/filters/search"
@@ -168,13 +169,22 @@ DEVICE_ATTRIBUTES = [
 ]
 
 
+@pytest.fixture(params=["selective", "broad"])
+def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """"broad": every filter counts as unselective, so the first pages are found by walking the devices."""
+    if request.param == "broad":
+        monkeypatch.setattr(filters, "ESTIMATE_CAP", 1)
+        monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
+    return request.param
+
+
 @pytest.mark.parametrize(
     "cases",
     [EQUALITY, NOT_EQUAL, RANGES, MEMBERSHIP, NOT_IN, EXISTS, REGEX, DEVICE_ATTRIBUTES],
     ids=["eq", "ne", "gt-gte-lt-lte", "in", "nin", "exists", "regex", "id-status-group-timestamps"],
 )
 async def test_operators(
-    client: TestClient, user_headers, fleet, cases: list[tuple[dict[str, Any], list[str]]]
+    client: TestClient, user_headers, fleet, planning: str, cases: list[tuple[dict[str, Any], list[str]]]
 ) -> None:
     wrong = []
     for predicate, expected in cases:
@@ -184,7 +194,7 @@ async def test_operators(
     assert not wrong, "\n".join(wrong)
 
 
-async def test_filters_are_anded(client: TestClient, user_headers, fleet) -> None:
+async def test_filters_are_anded(client: TestClient, user_headers, fleet, planning: str) -> None:
     assert await search(client, user_headers, term("num", "$gte", 10), term("num", "$lte", 15)) == ["s1"]
     assert await search(client, user_headers, term("nums", "$gte", 2), term("nums", "$lte", 6)) == ["s1"]
     assert await search(client, user_headers, term("tags", "$eq", "b"), term("name", "$ne", "alpha")) == ["s2"]
@@ -248,7 +258,7 @@ async def test_bad_sort(client: TestClient, user_headers, fleet) -> None:
     assert (await response.json())["error"] == "invalid sort order"
 
 
-async def test_paging_and_headers(client: TestClient, user_headers, fleet) -> None:
+async def test_paging_and_headers(client: TestClient, user_headers, fleet, planning: str) -> None:
     response = await client.post(
         SEARCH, json={"page": 2, "per_page": 3, "filters": [term("device_type", "$eq", "x")]}, headers=user_headers
     )
