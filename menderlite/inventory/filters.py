@@ -568,35 +568,46 @@ def match_rows(match: Match, tenant_id: str, *, index_only: bool = False) -> Sel
     )
 
 
-def match_exists(match: Match) -> ColumnElement[bool]:
-    """`match` checked for the current device row, through the (device, attribute) primary key.
+def match_exists(match: Match, device_pk: Any = DEVICES.c.pk) -> ColumnElement[bool]:
+    """`match` checked for one device (`device_pk`: the correlated column), through the (device, attribute)
+    primary key.
 
-    The device row is already restricted to the tenant. A tenant term here would tempt SQLite (without
+    The device is already restricted to the tenant. A tenant term here would tempt SQLite (without
     statistics) into walking the (tenant, attribute, value) index once per device instead.
     """
     values = VALUES.alias("v")
     return exists().where(
-        values.c.device_pk == DEVICES.c.pk,
+        values.c.device_pk == device_pk,
         values.c.attribute_id == match.attribute_id,
         match.rows(values),
     )
 
 
-def to_sql(condition: Condition) -> ColumnElement[bool]:
-    """A condition as a correlated clause over the devices table (never NULL)."""
+def to_sql(condition: Condition, device_pk: Any = DEVICES.c.pk) -> ColumnElement[bool]:
+    """A condition as a clause correlated to `device_pk` (never NULL)."""
     if isinstance(condition, Constant):
         return true() if condition.value else false()
     if isinstance(condition, Match):
-        return match_exists(condition)
+        return match_exists(condition, device_pk)
     if isinstance(condition, DeviceColumn):
         return condition.clause
     if isinstance(condition, Not):
-        return not_(to_sql(condition.inner))
+        return not_(to_sql(condition.inner, device_pk))
     if isinstance(condition, AllOf):
-        return and_(*(to_sql(part) for part in condition.parts))
+        return and_(*(to_sql(part, device_pk) for part in condition.parts))
     if isinstance(condition, AnyOf):
-        return or_(*(to_sql(part) for part in condition.parts))
+        return or_(*(to_sql(part, device_pk) for part in condition.parts))
     raise TypeError(f"unknown condition {condition!r}")
+
+
+def uses_device_columns(condition: Condition) -> bool:
+    if isinstance(condition, DeviceColumn):
+        return True
+    if isinstance(condition, Not):
+        return uses_device_columns(condition.inner)
+    if isinstance(condition, (AllOf, AnyOf)):
+        return any(uses_device_columns(part) for part in condition.parts)
+    return False
 
 
 def top_level_parts(condition: Condition) -> list[Condition]:
@@ -638,6 +649,19 @@ class QueryPlan:
     @property
     def broad(self) -> bool:
         return self.driver is not None and self.estimate >= ESTIMATE_CAP
+
+    def driver_count(self) -> Select[Any] | None:
+        """Count the matches from the driver's index rows, probing the other parts per row, without
+        touching the devices table; possible when the driver's attribute has one row per device (`single`)
+        and no part reads the devices table."""
+        driver = self.driver
+        if driver is None or self.empty or any(uses_device_columns(part) for part in self.parts):
+            return None
+        rows = VALUES.alias("drv")
+        others = [to_sql(part, rows.c.device_pk) for part in self.parts if part is not driver]
+        return select(func.count()).where(
+            rows.c.tenant_id == self.tenant_id, rows.c.attribute_id == driver.attribute_id, driver.rows(rows), *others
+        )
 
     def where(self, *, walk: bool = False) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = [DEVICES.c.tenant_id == self.tenant_id]

@@ -34,7 +34,7 @@ from menderlite.inventory.filters import (
     stored_keys,
     top_level_parts,
 )
-from menderlite.inventory.models import KIND_MULTI, KIND_NUMBER, KIND_STRING, AttributeKey
+from menderlite.inventory.models import EMPTY_ARRAY, KIND_MULTI, KIND_NUMBER, KIND_STRING, SCALAR, AttributeKey
 from menderlite.inventory.values import (
     SCOPE_IDENTITY,
     SCOPE_INVENTORY,
@@ -42,8 +42,8 @@ from menderlite.inventory.values import (
     Attribute,
     Value,
     ValueRow,
+    json_number,
     rows_of,
-    to_json,
     value_of,
 )
 from menderlite.timeutil import rfc3339
@@ -336,12 +336,11 @@ class DeviceStore:
         return [], total
 
     async def total(self, session: AsyncSession, plan: QueryPlan, keys: Mapping[tuple[str, str], StoredKey]) -> int:
-        """The number of devices matching `plan`. A lone filter on an attribute without arrays has one index
-        row per matching device: counting those rows is enough."""
+        """The number of devices matching `plan`."""
         single_valued = {key.id for key in keys.values() if not key.multi}
-        if plan.parts == [plan.driver] and plan.driver is not None and plan.driver.attribute_id in single_valued:
-            rows = match_rows(plan.driver, plan.tenant_id).subquery()
-            return await session.scalar(select(func.count()).select_from(rows)) or 0
+        from_driver = plan.driver_count() if plan.driver and plan.driver.attribute_id in single_valued else None
+        if from_driver is not None:  # one index row per matching device: no need to visit the devices
+            return await session.scalar(from_driver) or 0
         return await session.scalar(select(func.count()).where(*plan.where())) or 0
 
     @staticmethod
@@ -370,9 +369,7 @@ class DeviceStore:
                 ).where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(list(pks)))
             )
         }
-        collected: dict[int, dict[tuple[str, str], list[tuple[ValueRow, str | None]]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        collected: dict[int, dict[tuple[str, str], list[RenderRow]]] = defaultdict(lambda: defaultdict(list))
         result = await session.execute(
             select(
                 VALUES.c.device_pk,
@@ -388,7 +385,7 @@ class DeviceStore:
             .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(list(pks)))
         )
         for pk, scope, name, element, text, number, description in result:
-            collected[pk][(scope, name)].append((ValueRow(element, text, number), description))
+            collected[pk][(scope, name)].append((element, text, number, description))
         return [_device_json(devices[pk], collected.get(pk, {})) for pk in pks if pk in devices]
 
     async def device_ids(self, session: AsyncSession, tenant_id: str, pks: Sequence[int]) -> list[str]:
@@ -437,15 +434,16 @@ def _value_rows(
         }
 
 
-def _device_json(
-    device: Any, attributes: Mapping[tuple[str, str], list[tuple[ValueRow, str | None]]]
-) -> dict[str, Any]:
+RenderRow = tuple[int, str | None, float | None, str | None]  # element, string, number, description
+
+
+def _device_json(device: Any, attributes: Mapping[tuple[str, str], list[RenderRow]]) -> dict[str, Any]:
     rendered = []
     for (scope, name), rows in sorted(attributes.items(), key=lambda item: (SCOPE_ORDER.get(item[0][0], 2), item[0])):
-        stored = _stored(rows)
-        attribute: dict[str, Any] = {"name": name, "value": to_json(stored.value), "scope": scope}
-        if stored.description:
-            attribute["description"] = stored.description
+        value, description = _rendered_value(rows)
+        attribute: dict[str, Any] = {"name": name, "value": value, "scope": scope}
+        if description:
+            attribute["description"] = description
         rendered.append(attribute)
     updated = rfc3339(device.updated_ts)
     if device.group_name is not None:
@@ -453,3 +451,16 @@ def _device_json(
     rendered.append({"name": "created_ts", "value": rfc3339(device.created_ts), "scope": SCOPE_SYSTEM})
     rendered.append({"name": "updated_ts", "value": updated, "scope": SCOPE_SYSTEM})
     return {"id": device.device_id, "attributes": rendered, "updated_ts": updated}
+
+
+def _rendered_value(rows: list[RenderRow]) -> tuple[Any, str | None]:
+    """The JSON value of an attribute from its rows, and its description (kept on the first row)."""
+    if len(rows) == 1:  # scalars: the common case
+        element, text, number, description = rows[0]
+        if element == EMPTY_ARRAY:
+            return [], description
+        item = text if text is not None else json_number(number or 0.0)
+        return (item if element == SCALAR else [item]), description
+    rows.sort(key=lambda row: row[0])
+    items = [text if text is not None else json_number(number or 0.0) for _, text, number, _ in rows]
+    return items, next((description for *_, description in rows if description is not None), None)
