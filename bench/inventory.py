@@ -145,6 +145,17 @@ QUERIES = [
         },
     ),
     Query(
+        "v2 search, status accepted, sorted",
+        "POST",
+        "/api/management/v2/inventory/filters/search",
+        {
+            "page": 2,
+            "per_page": 20,
+            "filters": [{"scope": "identity", "attribute": "status", "type": "$eq", "value": "accepted"}],
+            "sort": [{"scope": "inventory", "attribute": "artifact_name", "order": "asc"}],
+        },
+    ),
+    Query(
         "v2 search, $regex (no prefix) + $ne",
         "POST",
         "/api/management/v2/inventory/filters/search",

@@ -742,8 +742,47 @@ def order_by(sort: Sequence[SortKey], keys: Mapping[tuple[str, str], StoredKey])
             ordering.clauses.append(_ordered(column, key.descending, nullable=True))
         if not stored.multi:
             ordering.joins.append((values, owned))
-    ordering.clauses.append(DEVICES.c.pk.asc())
+    # Ties keep insertion order, reversed when the (last) key descends: exactly the order in which the value
+    # indexes hold equal values, so a page can be read off an index without sorting.
+    ordering.clauses.append(DEVICES.c.pk.desc() if sort and sort[-1].descending else DEVICES.c.pk.asc())
     return ordering
+
+
+def sort_segments(plan: QueryPlan, key: StoredKey, descending: bool) -> list[Select[Any]]:
+    """The devices matching `plan` in the order of one single-valued attribute, as consecutive segments each
+    read in index order: devices lacking a value, then numbers, then strings (reversed when descending)."""
+    parts = [to_sql(part) for part in plan.parts]
+    typed: list[Select[Any]] = []
+    for present, name in ((key.numbers, "num_value"), (key.strings, "str_value")):
+        if not present:
+            continue
+        values = VALUES.alias("seg")
+        column = values.c[name]
+        segment = (
+            select(values.c.device_pk)
+            .select_from(values.join(DEVICES, DEVICES.c.pk == values.c.device_pk))
+            .where(
+                DEVICES.c.tenant_id == plan.tenant_id,
+                values.c.tenant_id == plan.tenant_id,
+                values.c.attribute_id == key.id,
+                column.is_not(None),
+                *parts,
+            )
+        )
+        if descending:
+            typed.append(segment.order_by(column.desc(), values.c.device_pk.desc()))
+        else:
+            typed.append(segment.order_by(column.asc(), values.c.device_pk.asc()))
+    values = VALUES.alias("has")
+    has_value = exists().where(
+        values.c.device_pk == DEVICES.c.pk,
+        values.c.attribute_id == key.id,
+        or_(values.c.str_value.is_not(None), values.c.num_value.is_not(None)),
+    )
+    lacking = select(DEVICES.c.pk).where(DEVICES.c.tenant_id == plan.tenant_id, not_(has_value), *parts)
+    if descending:
+        return [*reversed(typed), lacking.order_by(DEVICES.c.pk.desc())]
+    return [lacking.order_by(DEVICES.c.pk.asc()), *typed]
 
 
 def _ordered(column: Any, descending: bool, nullable: bool) -> Any:

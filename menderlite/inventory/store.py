@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, utcnow
@@ -31,6 +31,7 @@ from menderlite.inventory.filters import (
     is_narrow,
     match_rows,
     order_by,
+    sort_segments,
     stored_keys,
     top_level_parts,
 )
@@ -318,7 +319,13 @@ class DeviceStore:
         if query.limit is None:
             pks = (await session.scalars(ordering.apply(select(DEVICES.c.pk).where(*where)))).all()
             return list(pks), len(pks)
-        walk = plan.broad and not query.sort and query.offset + query.limit <= WALK_LIMIT
+        shallow = query.offset + query.limit <= WALK_LIMIT
+        segmented = self.segmented_sort_key(query.sort, keys)
+        if segmented is not None and shallow and (plan.broad or not plan.parts):
+            total = await self.total(session, plan, keys)
+            segments = sort_segments(plan, segmented, query.sort[0].descending)
+            return await self.read_segments(session, segments, query.offset, query.limit), total
+        walk = plan.broad and not query.sort and shallow
         if not plan.parts or walk:  # the page by walking the devices in order, the total apart
             total = await self.total(session, plan, keys)
             page = await session.scalars(
@@ -334,6 +341,33 @@ class DeviceStore:
             return [row.pk for row in rows], rows[0].total
         total = await self.total(session, plan, keys) if query.offset else 0
         return [], total
+
+    @staticmethod
+    def segmented_sort_key(sort: Sequence[SortKey], keys: Mapping[tuple[str, str], StoredKey]) -> StoredKey | None:
+        """The key of a sort that index order can serve: one stored attribute with one value per device."""
+        if len(sort) != 1:
+            return None
+        key = keys.get((sort[0].scope, sort[0].attribute))
+        return key if key is not None and not key.multi and (key.strings or key.numbers) else None
+
+    async def read_segments(
+        self, session: AsyncSession, segments: Sequence[Select[Any]], offset: int, limit: int
+    ) -> list[int]:
+        """A page of the concatenated segments, reading each only as far as the page needs."""
+        page: list[int] = []
+        skip = offset
+        for segment in segments:
+            wanted = limit - len(page)
+            if wanted == 0:
+                break
+            rows = (await session.scalars(segment.offset(skip).limit(wanted))).all()
+            page.extend(rows)
+            if rows:
+                skip = 0
+            elif skip:  # the page starts beyond this segment: skip what it holds
+                held = select(func.count()).select_from(segment.limit(skip).subquery())
+                skip -= await session.scalar(held) or 0
+        return page
 
     async def total(self, session: AsyncSession, plan: QueryPlan, keys: Mapping[tuple[str, str], StoredKey]) -> int:
         """The number of devices matching `plan`."""

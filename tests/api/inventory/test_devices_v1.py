@@ -82,11 +82,11 @@ async def test_filter_total_counts_matches(client: TestClient, user_headers, fle
 async def test_multi_key_sort(client: TestClient, user_headers, fleet) -> None:
     assert await list_ids(client, user_headers, "?sort=name:asc,device_type:desc") == ["d5", "d3", "d2", "d1", "d4"]
     assert await list_ids(client, user_headers, "?sort=name:asc,device_type:asc") == ["d5", "d2", "d3", "d1", "d4"]
-    # The order defaults to desc; missing attributes come last in descending order.
-    assert await list_ids(client, user_headers, "?sort=name") == ["d4", "d1", "d2", "d3", "d5"]
+    # The order defaults to desc; missing attributes come last in descending order, ties reversed.
+    assert await list_ids(client, user_headers, "?sort=name") == ["d4", "d1", "d3", "d2", "d5"]
     # Mongo order: missing < numbers < strings.
     assert await list_ids(client, user_headers, "?sort=mem:asc") == ["d4", "d5", "d1", "d3", "d2"]
-    assert await list_ids(client, user_headers, "?sort=mem:desc") == ["d2", "d3", "d1", "d4", "d5"]
+    assert await list_ids(client, user_headers, "?sort=mem:desc") == ["d2", "d3", "d1", "d5", "d4"]
     assert await list_ids(client, user_headers, "?sort=identity/id:desc") == ["d5", "d4", "d3", "d2", "d1"]
 
 

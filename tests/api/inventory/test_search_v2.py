@@ -171,7 +171,7 @@ DEVICE_ATTRIBUTES = [
 
 @pytest.fixture(params=["selective", "broad"])
 def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """"broad": every filter counts as unselective, so the first pages are found by walking the devices."""
+    """ "broad": every filter counts as unselective, so the first pages are found by walking the devices."""
     if request.param == "broad":
         monkeypatch.setattr(filters, "ESTIMATE_CAP", 1)
         monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
@@ -218,36 +218,47 @@ async def test_timestamps_compare_as_times(client: TestClient, user_headers, fle
     ]
 
 
+def by(*keys: str) -> list[dict[str, str]]:
+    """`by("inventory/num:asc", ...)` -> v2 sort criteria."""
+    criteria = []
+    for key in keys:
+        name, order = key.split(":")
+        scope, attribute = name.split("/")
+        criteria.append({"scope": scope, "attribute": attribute, "order": order})
+    return criteria
+
+
+SORTS = [
+    # MongoDB order: missing < numbers < strings
+    (by("inventory/num:asc"), ["s4", "s1", "s2", "s3"]),
+    (by("inventory/num:desc"), ["s3", "s2", "s1", "s4"]),
+    (by("inventory/code:asc"), ["s2", "s4", "s3", "s1"]),
+    (by("inventory/code:desc"), ["s1", "s3", "s4", "s2"]),
+    # arrays: by their least element ascending, their greatest descending
+    (by("inventory/nums:asc"), ["s3", "s4", "s1", "s2"]),
+    (by("inventory/nums:desc"), ["s2", "s1", "s4", "s3"]),
+    # several keys, device attributes
+    (by("inventory/device_type:asc", "inventory/name:desc"), ["s2", "s1", "s3", "s4"]),
+    (by("system/group:asc", "identity/id:desc"), ["s4", "s3", "s2", "s1"]),
+    (by("identity/id:desc"), ["s4", "s3", "s2", "s1"]),
+    # ties keep insertion order, reversed for a descending key
+    (by("inventory/nothing:asc"), ["s1", "s2", "s3", "s4"]),
+    (by("inventory/nothing:desc"), ["s4", "s3", "s2", "s1"]),
+    (by("inventory/device_type:desc"), ["s4", "s3", "s2", "s1"]),
+]
+
+
 @pytest.mark.parametrize(
-    ("sort", "expected"),
-    [
-        (
-            [{"scope": "inventory", "attribute": "num", "order": "asc"}],
-            ["s4", "s1", "s2", "s3"],
-        ),  # missing < numbers < strings
-        ([{"scope": "inventory", "attribute": "num", "order": "desc"}], ["s3", "s2", "s1", "s4"]),
-        ([{"scope": "inventory", "attribute": "nums", "order": "asc"}], ["s3", "s4", "s1", "s2"]),  # least element
-        ([{"scope": "inventory", "attribute": "nums", "order": "desc"}], ["s2", "s1", "s3", "s4"]),  # greatest element
-        (
-            [
-                {"scope": "inventory", "attribute": "device_type", "order": "asc"},
-                {"scope": "inventory", "attribute": "name", "order": "desc"},
-            ],
-            ["s2", "s1", "s3", "s4"],
-        ),
-        (
-            [
-                {"scope": "system", "attribute": "group", "order": "asc"},
-                {"scope": "identity", "attribute": "id", "order": "desc"},
-            ],
-            ["s4", "s3", "s2", "s1"],
-        ),
-        ([{"scope": "identity", "attribute": "id", "order": "desc"}], ["s4", "s3", "s2", "s1"]),
-        ([{"scope": "inventory", "attribute": "nothing", "order": "desc"}], ["s1", "s2", "s3", "s4"]),
-    ],
+    ("sort", "expected"), SORTS, ids=[",".join(f"{c['attribute']}:{c['order']}" for c in s) for s, _ in SORTS]
 )
-async def test_sort(client: TestClient, user_headers, fleet, sort: list[dict[str, str]], expected: list[str]) -> None:
+async def test_sort(
+    client: TestClient, user_headers, fleet, planning: str, sort: list[dict[str, str]], expected: list[str]
+) -> None:
     assert await search(client, user_headers, sort=sort) == expected
+    assert await search(client, user_headers, term("device_type", "$eq", "x"), sort=sort) == expected
+    second_page = await client.post(SEARCH, json={"sort": sort, "page": 2, "per_page": 3}, headers=user_headers)
+    assert ids_of(await second_page.json()) == expected[3:]
+    assert second_page.headers["X-Total-Count"] == "4"
 
 
 async def test_bad_sort(client: TestClient, user_headers, fleet) -> None:
