@@ -748,11 +748,19 @@ def order_by(sort: Sequence[SortKey], keys: Mapping[tuple[str, str], StoredKey])
     return ordering
 
 
-def sort_segments(plan: QueryPlan, key: StoredKey, descending: bool) -> list[Select[Any]]:
+@dataclass(frozen=True)
+class Segment:
+    """Part of a sorted result, read in index order; `upper_bound` (if any) cheaply bounds its size."""
+
+    rows: Select[Any]
+    upper_bound: Select[Any] | None = None
+
+
+def sort_segments(plan: QueryPlan, key: StoredKey, descending: bool) -> list[Segment]:
     """The devices matching `plan` in the order of one single-valued attribute, as consecutive segments each
     read in index order: devices lacking a value, then numbers, then strings (reversed when descending)."""
     parts = [to_sql(part) for part in plan.parts]
-    typed: list[Select[Any]] = []
+    typed: list[Segment] = []
     for present, name in ((key.numbers, "num_value"), (key.strings, "str_value")):
         if not present:
             continue
@@ -770,19 +778,30 @@ def sort_segments(plan: QueryPlan, key: StoredKey, descending: bool) -> list[Sel
             )
         )
         if descending:
-            typed.append(segment.order_by(column.desc(), values.c.device_pk.desc()))
+            typed.append(Segment(segment.order_by(column.desc(), values.c.device_pk.desc())))
         else:
-            typed.append(segment.order_by(column.asc(), values.c.device_pk.asc()))
+            typed.append(Segment(segment.order_by(column.asc(), values.c.device_pk.asc())))
+    lacking = _lacking_segment(plan, key, parts, descending)
+    return [*reversed(typed), lacking] if descending else [lacking, *typed]
+
+
+def _lacking_segment(plan: QueryPlan, key: StoredKey, parts: list[Any], descending: bool) -> Segment:
+    """Devices without a value have no index of their own: set apart those with one, in one index pass. As
+    most attributes are on every device, first compare two index counts."""
     values = VALUES.alias("has")
-    has_value = exists().where(
-        values.c.device_pk == DEVICES.c.pk,
-        values.c.attribute_id == key.id,
-        or_(values.c.str_value.is_not(None), values.c.num_value.is_not(None)),
+    typed_value = [
+        values.c[name].is_not(None)
+        for present, name in ((key.strings, "str_value"), (key.numbers, "num_value"))
+        if present
+    ]
+    having = select(values.c.device_pk).where(
+        values.c.tenant_id == plan.tenant_id, values.c.attribute_id == key.id, or_(*typed_value)
     )
-    lacking = select(DEVICES.c.pk).where(DEVICES.c.tenant_id == plan.tenant_id, not_(has_value), *parts)
-    if descending:
-        return [*reversed(typed), lacking.order_by(DEVICES.c.pk.desc())]
-    return [lacking.order_by(DEVICES.c.pk.asc()), *typed]
+    devices = select(func.count()).where(DEVICES.c.tenant_id == plan.tenant_id).scalar_subquery()
+    valued = select(func.count()).select_from(having.subquery()).scalar_subquery()
+    lacking = select(DEVICES.c.pk).where(DEVICES.c.tenant_id == plan.tenant_id, DEVICES.c.pk.not_in(having), *parts)
+    order = DEVICES.c.pk.desc() if descending else DEVICES.c.pk.asc()
+    return Segment(lacking.order_by(order), upper_bound=select(devices - valued))
 
 
 def _ordered(column: Any, descending: bool, nullable: bool) -> Any:

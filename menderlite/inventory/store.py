@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, utcnow
@@ -23,6 +23,7 @@ from menderlite.inventory.filters import (
     Match,
     Predicate,
     QueryPlan,
+    Segment,
     SortKey,
     StoredKey,
     all_of,
@@ -351,7 +352,7 @@ class DeviceStore:
         return key if key is not None and not key.multi and (key.strings or key.numbers) else None
 
     async def read_segments(
-        self, session: AsyncSession, segments: Sequence[Select[Any]], offset: int, limit: int
+        self, session: AsyncSession, segments: Sequence[Segment], offset: int, limit: int
     ) -> list[int]:
         """A page of the concatenated segments, reading each only as far as the page needs."""
         page: list[int] = []
@@ -360,12 +361,14 @@ class DeviceStore:
             wanted = limit - len(page)
             if wanted == 0:
                 break
-            rows = (await session.scalars(segment.offset(skip).limit(wanted))).all()
+            if segment.upper_bound is not None and (await session.scalar(segment.upper_bound) or 0) <= 0:
+                continue
+            rows = (await session.scalars(segment.rows.offset(skip).limit(wanted))).all()
             page.extend(rows)
             if rows:
                 skip = 0
             elif skip:  # the page starts beyond this segment: skip what it holds
-                held = select(func.count()).select_from(segment.limit(skip).subquery())
+                held = select(func.count()).select_from(segment.rows.limit(skip).subquery())
                 skip -= await session.scalar(held) or 0
         return page
 
