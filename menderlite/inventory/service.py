@@ -44,6 +44,7 @@ FILTER_NOT_FOUND = "filter not found"
 NO_DEVICE_IDS = "no device IDs present in payload"
 GROUP_NAME_RULE = re.compile(r"[A-Za-z0-9_-]*")
 STATUS_ATTRIBUTE = "status"
+DECOMMISSIONED = "decommissioned"
 
 
 def validate_group_name(name: Any) -> str:
@@ -101,6 +102,9 @@ class InventoryService:
         )
 
     async def on_device_status_changed(self, event: DeviceStatusChanged, session: AsyncSession) -> None:
+        if event.status == DECOMMISSIONED:  # as the real update_device_status workflow does
+            await self.store.delete_devices(session, event.tenant_id, list(event.device_ids))
+            return
         status = [Attribute(STATUS_ATTRIBUTE, event.status)]
         updates = {device_id: status for device_id in dict.fromkeys(event.device_ids)}
         await self.store.write_attributes(session, event.tenant_id, SCOPE_IDENTITY, updates, replace=False)

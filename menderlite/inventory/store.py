@@ -16,27 +16,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from menderlite.db import after_commit, utcnow
 from menderlite.inventory.filters import (
     DEVICES,
-    ESTIMATE_CAP,
     FALSE,
     VALUES,
     Condition,
     Match,
     Predicate,
-    QueryPlan,
-    Segment,
     SortKey,
-    StoredKey,
     all_of,
     condition_for,
+    stored_keys,
+)
+from menderlite.inventory.models import EMPTY_ARRAY, KIND_MULTI, KIND_NUMBER, KIND_STRING, SCALAR, AttributeKey
+from menderlite.inventory.query import (
+    ESTIMATE_CAP,
+    QueryPlan,
+    Segment,
+    StoredKey,
     driver_candidates,
     is_narrow,
     match_rows,
     order_by,
     sort_segments,
-    stored_keys,
     top_level_parts,
 )
-from menderlite.inventory.models import EMPTY_ARRAY, KIND_MULTI, KIND_NUMBER, KIND_STRING, SCALAR, AttributeKey
 from menderlite.inventory.values import (
     SCOPE_IDENTITY,
     SCOPE_INVENTORY,

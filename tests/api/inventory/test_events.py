@@ -66,6 +66,14 @@ async def test_decommissioned_device_disappears(client: TestClient, user_headers
     await publish(DeviceDecommissioned("", "never-existed"))  # harmless
 
 
+async def test_status_decommissioned_removes_devices(client: TestClient, user_headers, publish) -> None:
+    await publish(DeviceAppeared("", "old-1", {"mac": "1"}, "accepted"))
+    await publish(DeviceAppeared("", "old-2", {"mac": "2"}, "accepted"))
+    await publish(DeviceStatusChanged("", ("old-1",), "decommissioned"))
+    assert (await client.get(f"{V1}/devices/old-1", headers=user_headers)).status == 404
+    assert (await client.get(f"{V1}/devices/old-2", headers=user_headers)).status == 200
+
+
 async def test_reactions_roll_back_with_the_publisher(ctx: Context, client: TestClient, user_headers) -> None:
     with pytest.raises(RuntimeError):
         async with ctx.db.write() as session:

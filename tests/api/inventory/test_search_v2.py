@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.events import DeviceStatusChanged
-from menderlite.inventory import filters, store
+from menderlite.inventory import query, store
 from tests.api.inventory.conftest import V1, V2, ids_of
 
 SEARCH = f"{V2}/filters/search"
@@ -173,7 +173,7 @@ DEVICE_ATTRIBUTES = [
 def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """ "broad": every filter counts as unselective, so the first pages are found by walking the devices."""
     if request.param == "broad":
-        monkeypatch.setattr(filters, "ESTIMATE_CAP", 1)
+        monkeypatch.setattr(query, "ESTIMATE_CAP", 1)
         monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
     return request.param
 
