@@ -119,7 +119,7 @@ QUERIES = [
     ),
     Query("v1 groups", "GET", "/api/management/v1/inventory/groups"),
     Query("v1 groups?status=accepted", "GET", "/api/management/v1/inventory/groups?status=accepted"),
-    Query("v1 group devices, page 2", "GET", "/api/management/v1/inventory/groups/group-3/devices?page=2"),
+    Query("v1 group devices, page 2", "GET", "/api/management/v1/inventory/groups/group-0/devices?page=2"),
     Query(
         "v2 search, 3 filters incl. $regex",
         "POST",
