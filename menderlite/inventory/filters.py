@@ -164,7 +164,7 @@ def parse_search_request(raw: Any) -> SearchRequest:
         per_page=min(_page_number(raw, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
         predicates=tuple(parse_predicates(raw.get("filters"))),
         sort=tuple(parse_sort_terms(raw.get("sort"))),
-        device_ids=tuple(device_ids) if device_ids is not None else None,
+        device_ids=tuple(device_ids) if device_ids else None,  # an empty list restricts nothing
     )
 
 

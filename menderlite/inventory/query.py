@@ -119,7 +119,16 @@ class QueryPlan:
 
     @property
     def broad(self) -> bool:
-        return self.driver is not None and self.estimate >= ESTIMATE_CAP
+        """The driver is known to yield many devices (a `$regex` without literal prefix is of unknown
+        selectivity: walking the devices for a rare match could visit all of them)."""
+        return self.driver is not None and self.driver.index_rows is not None and self.estimate >= ESTIMATE_CAP
+
+    @property
+    def walkable(self) -> bool:
+        """Whether walking the devices in some order fills a page after few probes: no filter at all, or
+        only positive filters that each hold many devices. (A negation or a group could be rare, and then
+        a walk would visit the whole fleet.)"""
+        return not self.parts or (self.broad and all(isinstance(part, Match) for part in self.parts))
 
     def driver_count(self) -> Select[Any] | None:
         """Count the matches from the driver's index rows, probing the other parts per row, without

@@ -324,11 +324,11 @@ class DeviceStore:
             return list(pks), len(pks)
         shallow = query.offset + query.limit <= WALK_LIMIT
         segmented = self.segmented_sort_key(query.sort, keys)
-        if segmented is not None and shallow and (plan.broad or not plan.parts):
+        if segmented is not None and shallow and plan.walkable:
             total = await self.total(session, plan, keys)
             segments = sort_segments(plan, segmented, query.sort[0].descending)
             return await self.read_segments(session, segments, query.offset, query.limit), total
-        walk = plan.broad and not query.sort and shallow
+        walk = plan.walkable and not query.sort and shallow
         if not plan.parts or walk:  # the page by walking the devices in order, the total apart
             total = await self.total(session, plan, keys)
             page = await session.scalars(

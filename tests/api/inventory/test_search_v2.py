@@ -297,7 +297,8 @@ async def test_device_ids_restrict_the_search(client: TestClient, user_headers, 
         "s1",
         "s3",
     ]
-    assert await search(client, user_headers, device_ids=[]) == []
+    assert await search(client, user_headers, device_ids=["s2", "nope"]) == ["s2"]
+    assert await search(client, user_headers, device_ids=[]) == ["s1", "s2", "s3", "s4"]  # no restriction
 
 
 @pytest.mark.parametrize(
