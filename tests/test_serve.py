@@ -7,9 +7,9 @@ import ssl
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
