@@ -6,13 +6,18 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import cpu_seconds, python, run_wrk
+from bench.common import measure_replay, python, raw_request
 from tests.support.server import free_port
+
+DEVICE_TOKEN_LENGTH = 780  # a device JWT signed with RS256 and a 3072-bit key is about this long
 
 
 class BareServer:
@@ -41,18 +46,20 @@ class BareServer:
         self.process.wait(timeout=10)
 
 
-def json_ceiling(seconds: float, connections: int = 32) -> dict[str, float]:
-    with BareServer() as server:
-        run_wrk(server.url + "/json", seconds=1, connections=connections)  # warm-up
-        before = cpu_seconds(server.process.pid)
-        result = run_wrk(server.url + "/json", seconds=seconds, connections=connections)
-        used = cpu_seconds(server.process.pid) - before
-    return {
-        "requests_per_second": result.requests_per_second,
-        "p50_ms": result.p50_ms,
-        "p99_ms": result.p99_ms,
-        "cpu_us_per_request": used / max(result.requests, 1) * 1e6,
-    }
+def json_ceiling(seconds: float, warmup: float, body: bytes, devices: int = 1000) -> dict[str, float]:
+    """The bare app answering requests shaped like a device check-in (a POST with a JSON body and a token
+    of a real token's length, a different one per device), replayed by wrk exactly as the check-in is."""
+    with BareServer() as server, tempfile.TemporaryDirectory(prefix="menderlite-bench-") as work:
+        host = f"127.0.0.1:{server.port}"
+        requests = [
+            raw_request("POST", "/json", host, {"Authorization": f"Bearer {_fake_token()}", "Content-Type": "application/json"}, body)
+            for _ in range(devices)
+        ]
+        return measure_replay(server.url, server.process.pid, requests, seconds=seconds, warmup=warmup, directory=Path(work))
+
+
+def _fake_token() -> str:
+    return base64.urlsafe_b64encode(os.urandom(DEVICE_TOKEN_LENGTH)).decode()[:DEVICE_TOKEN_LENGTH]
 
 
 def download_mb_per_second(url: str, *, runs: int = 3, headers: dict[str, str] | None = None) -> float:

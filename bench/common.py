@@ -17,6 +17,8 @@ from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+REPLAY_SCRIPT = Path(__file__).parent / "wrk" / "replay.lua"
+CONNECTIONS = 64  # concurrent connections of every wrk run (ceiling and figures alike)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,8 +98,8 @@ def _latency_ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1, script: Path | None = None, env: dict[str, str] | None = None) -> WrkResult:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def run_wrk(url: str, *, seconds: float, connections: int = CONNECTIONS, threads: int = 1, script: Path | None = None, env: dict[str, str] | None = None) -> WrkResult:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}).stdout
@@ -120,12 +122,71 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1
     )
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    """Rows of (figure, value, goal, verdict)."""
-    header = ("figure", "value", "goal", "")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+def raw_request(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    """An HTTP/1.1 request exactly as it goes on the wire (keep-alive)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def replay(url: str, requests: Sequence[bytes], *, seconds: float, directory: Path, connections: int = CONNECTIONS) -> WrkResult:
+    """wrk replaying `requests` round robin (e.g. one per device) against `url` for `seconds`."""
+    if any(b"\0" in request for request in requests):
+        raise ValueError("a request holds a NUL byte")
+    path = directory / "wrk-requests.bin"
+    path.write_bytes(b"\0".join(requests))
+    return run_wrk(url, seconds=seconds, connections=connections, script=REPLAY_SCRIPT, env={"WRK_REQUESTS": str(path)})
+
+
+def measure_replay(url: str, pid: int, requests: Sequence[bytes], *, seconds: float, directory: Path, warmup: float = 1.0) -> dict[str, float]:
+    """Requests/s, latency and the server's CPU time per request of a replay, after a warm-up replay."""
+    if warmup:
+        replay(url, requests, seconds=warmup, directory=directory)
+    before = cpu_seconds(pid)
+    result = replay(url, requests, seconds=seconds, directory=directory)
+    used = cpu_seconds(pid) - before
+    return {
+        "requests": result.requests,
+        "requests_per_second": result.requests_per_second,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "cpu_us_per_request": used / max(result.requests, 1) * 1e6,
+        "server_cpu_share": used / result.seconds if result.seconds else float("nan"),
+        "errors": result.errors,
+        "non_2xx": result.non_2xx,
+    }
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table; `ok` is None where the figure has no goal."""
+
+    figure: str
+    value: str
+    ratio: str = ""
+    goal: str = ""
+    ok: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.ok is None else "PASS" if self.ok else "FAIL"
+
+    def document(self) -> dict[str, object]:
+        return {"figure": self.figure, "value": self.value, "ratio": self.ratio, "goal": self.goal, "verdict": self.verdict}
+
+
+def print_table(rows: Sequence[Row | tuple[str, ...]]) -> None:
+    """Rows of (figure, value, ratio to the ceiling, goal, verdict)."""
+    cells = [
+        (row.figure, row.value, row.ratio, row.goal, row.verdict) if isinstance(row, Row) else tuple(row) + ("",) * (5 - len(row))
+        for row in rows
+    ]
+    header = ("figure", "value", "ratio", "goal", "")
+    widths = [max(len(str(row[i])) for row in [header, *cells]) for i in range(5)]
+    for row in [header, tuple("-" * w for w in widths), *cells]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip(), flush=True)
 
 
 def write_json(path: Path, data: dict) -> None:
