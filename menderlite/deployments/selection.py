@@ -1,0 +1,233 @@
+"""The next-update decision of one device check-in (SEMANTICS §4 "Next-update algorithm").
+
+1. The device's oldest active device deployment, if any, is served (again).
+2. Otherwise the unfinished deployments created after the device's latest finished one are walked oldest
+   first; the first that targets the device (its device list, or for a dynamic deployment its saved filter
+   while below `max_devices`) wins, and the device joins it when an open phase has room (else 204).
+3. A pending device deployment whose artifact name the device already runs becomes `already-installed`.
+4. Otherwise the smallest compatible artifact is assigned (once, and again if the device type changes);
+   none fits: `noartifact`. 5. Instructions for that artifact.
+
+`CheckIn` runs the decision on a session. In read mode it answers when nothing needs writing (the common
+case: no database writes and no write lock for a device with nothing to do) and returns NEEDS_WRITE as soon
+as the outcome would change data. In write mode, inside the single serialized write transaction, it decides
+again on current data and records the outcome, so a decision and its effect are one atomic step: two
+devices cannot take the same phase slot and `max_devices` cannot be exceeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from menderlite.db import new_id
+from menderlite.deployments import models
+from menderlite.deployments.artifacts import ArtifactRecord
+from menderlite.deployments.inputs import NextRequest
+from menderlite.deployments.open_cache import OpenDeployment
+from menderlite.deployments.rollout import (
+    ALREADY_INSTALLED,
+    DEPLOYMENT_FINISHED,
+    NOARTIFACT,
+    PENDING,
+    PhaseState,
+    choose_artifact,
+    phase_with_room,
+)
+
+if TYPE_CHECKING:
+    from menderlite.deployments.service import DeploymentsService
+
+
+class NeedsWrite:
+    """The read-only pass found something to record: decide again inside the write transaction."""
+
+
+NEEDS_WRITE: Final = NeedsWrite()
+
+
+@dataclass(frozen=True)
+class Instructions:
+    deployment_id: str
+    artifact: ArtifactRecord
+
+
+Outcome = Instructions | None | NeedsWrite
+
+
+class CheckIn:
+    def __init__(
+        self,
+        service: DeploymentsService,
+        session: AsyncSession,
+        *,
+        tenant_id: str,
+        device_id: str,
+        request: NextRequest,
+        check_depends: bool,
+        open_deployments: Sequence[OpenDeployment],
+        now: datetime,
+        matches: dict[str, bool],
+        write: bool,
+    ) -> None:
+        self.service = service
+        self.session = session
+        self.tenant_id = tenant_id
+        self.device_id = device_id
+        self.request = request
+        self.check_depends = check_depends
+        self.open_deployments = open_deployments
+        self.now = now
+        self.matches = matches  # dynamic deployment id -> does the device match its filter (memo per check-in)
+        self.write = write
+
+    async def decide(self) -> Outcome:
+        active_id, last_finished_seq = await self._device_state()
+        if active_id is not None:
+            device_deployment = await self.session.get(models.DeviceDeployment, active_id)
+            assert device_deployment is not None
+            deployment = await self._deployment(device_deployment.deployment_id)
+            assert deployment is not None
+            return await self._serve(device_deployment, deployment)
+        return await self._join_next(last_finished_seq or 0)
+
+    # --- the device's own records ----------------------------------------------------------------------
+
+    async def _device_state(self) -> tuple[str | None, int | None]:
+        """(id of the oldest active device deployment, seq of the latest finished one), in one statement."""
+        dd = models.DeviceDeployment
+        mine = (dd.tenant_id == self.tenant_id, dd.device_id == self.device_id)
+        oldest_active = select(dd.id).where(*mine, dd.active.is_(True)).order_by(dd.deployment_seq).limit(1)
+        latest_finished = select(func.max(dd.deployment_seq)).where(*mine, dd.active.is_(False))
+        row = (await self.session.execute(select(oldest_active.scalar_subquery(), latest_finished.scalar_subquery()))).one()
+        return row[0], row[1]
+
+    async def _deployment(self, deployment_id: str) -> models.Deployment | None:
+        return await self.session.scalar(
+            select(models.Deployment).where(models.Deployment.tenant_id == self.tenant_id, models.Deployment.id == deployment_id)
+        )
+
+    # --- joining a deployment --------------------------------------------------------------------------
+
+    async def _join_next(self, last_finished_seq: int) -> Outcome:
+        candidates = [deployment for deployment in self.open_deployments if deployment.seq > last_finished_seq]
+        if not candidates:
+            return None
+        listed = await self._listed_in([candidate.id for candidate in candidates if not candidate.dynamic])
+        for candidate in candidates:
+            if candidate.dynamic:
+                if not await self._matches_filter(candidate):
+                    continue
+            elif candidate.id not in listed:
+                continue
+            if candidate.starts_at is not None and candidate.starts_at > self.now:
+                return None  # the deployment that targets the device has not started yet
+            deployment = await self._deployment(candidate.id)
+            if deployment is None or deployment.status == DEPLOYMENT_FINISHED:
+                continue  # finished since the list was read
+            if deployment.dynamic and 0 < deployment.max_devices <= deployment.device_count:
+                continue  # a dynamic deployment hands out at most max_devices device deployments
+            return await self._join(deployment)
+        return None
+
+    async def _listed_in(self, deployment_ids: list[str]) -> set[str]:
+        if not deployment_ids:
+            return set()
+        target = models.DeploymentDevice
+        rows = await self.session.scalars(
+            select(target.deployment_id).where(
+                target.tenant_id == self.tenant_id,
+                target.device_id == self.device_id,
+                target.deployment_id.in_(deployment_ids),
+            )
+        )
+        return set(rows)
+
+    async def _matches_filter(self, candidate: OpenDeployment) -> bool:
+        known = self.matches.get(candidate.id)
+        if known is None:
+            known = await self.service.ctx.inventory.device_matches(self.tenant_id, self.device_id, list(candidate.filter_terms))
+            self.matches[candidate.id] = known
+        return known
+
+    async def _join(self, deployment: models.Deployment) -> Outcome:
+        phases = list(
+            await self.session.scalars(
+                select(models.DeploymentPhase)
+                .where(models.DeploymentPhase.deployment_id == deployment.id)
+                .order_by(models.DeploymentPhase.number)
+            )
+        )
+        phase_index = None
+        if phases:
+            phase_index = phase_with_room(
+                [PhaseState(phase.start_ts, phase.size, phase.device_count) for phase in phases], self.now
+            )
+            if phase_index is None:
+                return None  # no open phase has room: wait
+        if not self.write:
+            return NEEDS_WRITE
+        device_deployment = models.DeviceDeployment(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            deployment_id=deployment.id,
+            device_id=self.device_id,
+            deployment_seq=deployment.seq,
+            created=deployment.created,
+            started=self.now,
+            status=PENDING,
+            active=True,
+            attempts=1,
+            phase=phase_index,
+            has_log=False,
+        )
+        self.session.add(device_deployment)
+        if phase_index is not None:
+            phases[phase_index].device_count += 1
+        self.service.count_new_device_deployment(self.session, deployment, PENDING, self.now)
+        return await self._serve(device_deployment, deployment)
+
+    # --- serving a device deployment -------------------------------------------------------------------
+
+    async def _serve(self, device_deployment: models.DeviceDeployment, deployment: models.Deployment) -> Outcome:
+        if device_deployment.status == PENDING and self.request.artifact_name == deployment.artifact_name:
+            if not self.write:
+                return NEEDS_WRITE
+            self.service.move_device_deployment(self.session, deployment, device_deployment, ALREADY_INSTALLED, self.now)
+            return None
+        artifact = None
+        if device_deployment.artifact_id is not None and device_deployment.device_type == self.request.device_type:
+            artifact = await self._artifact(device_deployment.artifact_id)
+        if artifact is not None:
+            return Instructions(deployment.id, artifact)
+        if not self.write:
+            return NEEDS_WRITE
+        artifact = choose_artifact(
+            await self._artifacts(deployment.artifact_ids),
+            self.request.device_type,
+            self.request.provides,
+            self.check_depends,
+        )
+        device_deployment.device_type = self.request.device_type
+        if artifact is None:
+            self.service.move_device_deployment(self.session, deployment, device_deployment, NOARTIFACT, self.now)
+            return None
+        device_deployment.artifact_id = artifact.id
+        return Instructions(deployment.id, artifact)
+
+    async def _artifact(self, artifact_id: str) -> ArtifactRecord | None:
+        found = await self._artifacts([artifact_id])
+        return found[0] if found else None
+
+    async def _artifacts(self, artifact_ids: Sequence[str]) -> list[ArtifactRecord]:
+        if not artifact_ids:
+            return []
+        rows = await self.session.scalars(
+            select(models.Artifact).where(models.Artifact.tenant_id == self.tenant_id, models.Artifact.id.in_(list(artifact_ids)))
+        )
+        return [ArtifactRecord.from_row(row) for row in rows]
