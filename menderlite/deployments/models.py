@@ -129,28 +129,14 @@ class Deployment(Base):
     initial_device_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     artifact_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False)  # frozen at creation
     stats: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)
+    # [{id, batch_size, start_ts (ISO 8601 or null), size (null: no limit), device_count}]; [] when not phased.
+    # Kept on the row, so a device joining a phase is one update together with the counters.
+    phases: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
 
     __table_args__ = (
         Index("ix_deployments_tenant_id_seq", "tenant_id", "seq"),
         Index("ix_deployments_tenant_id_status_seq", "tenant_id", "status", "seq"),
     )
-
-
-class DeploymentPhase(Base):
-    """One phase of a phased deployment; devices join the first open phase with room (`size` null: no limit)."""
-
-    __tablename__ = "deployment_phases"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant_id: Mapped[str] = _tenant_id()
-    deployment_id: Mapped[str] = mapped_column(String(36), ForeignKey("deployments.id", ondelete="CASCADE"), nullable=False)
-    number: Mapped[int] = mapped_column(Integer, nullable=False)  # 0-based
-    batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    start_ts: Mapped[datetime | None] = mapped_column(nullable=True)
-    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    device_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-    __table_args__ = (UniqueConstraint("deployment_id", "number"),)
 
 
 class DeploymentDevice(Base):

@@ -117,6 +117,39 @@ class PhaseState:
     device_count: int
 
 
+def new_phases(ids: Sequence[str], batch_sizes: Sequence[int | None], starts: Sequence[datetime | None], sizes: Sequence[int | None]) -> list[dict[str, Any]]:
+    """The stored form of a deployment's phases (a JSON list on the deployment row)."""
+    return [
+        {
+            "id": phase_id,
+            "batch_size": batch_size,
+            "start_ts": start.isoformat() if start is not None else None,
+            "size": size,
+            "device_count": 0,
+        }
+        for phase_id, batch_size, start, size in zip(ids, batch_sizes, starts, sizes)
+    ]
+
+
+def phase_states(phases: Sequence[Mapping[str, Any]]) -> list[PhaseState]:
+    return [
+        PhaseState(
+            start_ts=datetime.fromisoformat(phase["start_ts"]) if phase.get("start_ts") else None,
+            size=phase.get("size"),
+            device_count=int(phase.get("device_count", 0)),
+        )
+        for phase in phases
+    ]
+
+
+def with_device_joined(phases: Sequence[Mapping[str, Any]], index: int) -> list[dict[str, Any]]:
+    """The phases after one device joined phase `index` (a new list: JSON columns change by assignment)."""
+    return [
+        {**phase, "device_count": int(phase.get("device_count", 0)) + (1 if number == index else 0)}
+        for number, phase in enumerate(phases)
+    ]
+
+
 def phase_with_room(phases: Sequence[PhaseState], now: datetime) -> int | None:
     """The index of the first open phase (start_ts reached) that still has room, else None.
 

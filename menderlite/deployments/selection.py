@@ -29,15 +29,16 @@ from menderlite.db import new_id
 from menderlite.deployments import models
 from menderlite.deployments.artifacts import ArtifactRecord
 from menderlite.deployments.inputs import NextRequest
-from menderlite.deployments.open_cache import OpenDeployment
+from menderlite.deployments.checkin_cache import OpenDeployment
 from menderlite.deployments.rollout import (
     ALREADY_INSTALLED,
     DEPLOYMENT_FINISHED,
     NOARTIFACT,
     PENDING,
-    PhaseState,
     choose_artifact,
+    phase_states,
     phase_with_room,
+    with_device_joined,
 )
 
 if TYPE_CHECKING:
@@ -85,10 +86,15 @@ class CheckIn:
         self.now = now
         self.matches = matches  # dynamic deployment id -> does the device match its filter (memo per check-in)
         self.write = write
+        # Whether a "nothing to do" answer can be cached until the tenant's deployments or the device's own
+        # device deployments change: not when it depended on time (phases), on other devices (phase slots,
+        # max_devices) or on inventory (dynamic filters), nor when the device has an active deployment.
+        self.idle_is_lasting = True
 
     async def decide(self) -> Outcome:
         active_id, last_finished_seq = await self._device_state()
         if active_id is not None:
+            self.idle_is_lasting = False
             device_deployment = await self.session.get(models.DeviceDeployment, active_id)
             assert device_deployment is not None
             deployment = await self._deployment(device_deployment.deployment_id)
@@ -121,10 +127,12 @@ class CheckIn:
         listed = await self._listed_in([candidate.id for candidate in candidates if not candidate.dynamic])
         for candidate in candidates:
             if candidate.dynamic:
+                self.idle_is_lasting = False
                 if not await self._matches_filter(candidate):
                     continue
             elif candidate.id not in listed:
                 continue
+            self.idle_is_lasting = False
             if candidate.starts_at is not None and candidate.starts_at > self.now:
                 return None  # the deployment that targets the device has not started yet
             deployment = await self._deployment(candidate.id)
@@ -156,18 +164,9 @@ class CheckIn:
         return known
 
     async def _join(self, deployment: models.Deployment) -> Outcome:
-        phases = list(
-            await self.session.scalars(
-                select(models.DeploymentPhase)
-                .where(models.DeploymentPhase.deployment_id == deployment.id)
-                .order_by(models.DeploymentPhase.number)
-            )
-        )
         phase_index = None
-        if phases:
-            phase_index = phase_with_room(
-                [PhaseState(phase.start_ts, phase.size, phase.device_count) for phase in phases], self.now
-            )
+        if deployment.phases:
+            phase_index = phase_with_room(phase_states(deployment.phases), self.now)
             if phase_index is None:
                 return None  # no open phase has room: wait
         if not self.write:
@@ -188,8 +187,8 @@ class CheckIn:
         )
         self.session.add(device_deployment)
         if phase_index is not None:
-            phases[phase_index].device_count += 1
-        self.service.count_new_device_deployment(self.session, deployment, PENDING, self.now)
+            deployment.phases = with_device_joined(deployment.phases, phase_index)
+        self.service.count_new_device_deployment(self.session, deployment, self.device_id, PENDING, self.now)
         return await self._serve(device_deployment, deployment)
 
     # --- serving a device deployment -------------------------------------------------------------------
@@ -225,9 +224,4 @@ class CheckIn:
         return found[0] if found else None
 
     async def _artifacts(self, artifact_ids: Sequence[str]) -> list[ArtifactRecord]:
-        if not artifact_ids:
-            return []
-        rows = await self.session.scalars(
-            select(models.Artifact).where(models.Artifact.tenant_id == self.tenant_id, models.Artifact.id.in_(list(artifact_ids)))
-        )
-        return [ArtifactRecord.from_row(row) for row in rows]
+        return await self.service.artifact_records(self.session, self.tenant_id, artifact_ids)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from menderlite.db import new_id, utcnow
+from menderlite.db import after_commit, new_id, utcnow
 from menderlite.deployments import models
-from menderlite.deployments.artifacts import ArtifactsService
+from menderlite.deployments.artifacts import ArtifactRecord, ArtifactsService
 from menderlite.deployments.inputs import ListQuery, NewDeployment, NextRequest
-from menderlite.deployments.open_cache import OpenDeployment, OpenDeployments
+from menderlite.deployments.checkin_cache import CheckInCache, OpenDeployment
 from menderlite.deployments.rollout import (
     ABORTED,
     ACTIVE_STATUSES,
@@ -37,7 +37,9 @@ from menderlite.deployments.rollout import (
     filter_within_groups,
     format_log,
     moved_stats,
+    new_phases,
     phase_sizes,
+    phase_states,
     shown_status,
 )
 from menderlite.deployments.selection import CheckIn, Instructions, NeedsWrite
@@ -65,6 +67,7 @@ MSG_FILTER_NOT_FOUND = "filter not found"
 PLANS_WITH_PHASES_AND_RETRIES = frozenset({"professional", "enterprise"})
 PLANS_WITH_DYNAMIC_DEPLOYMENTS = frozenset({"enterprise"})
 PLANS_WITH_DEPENDS = frozenset({"enterprise"})
+MAX_CACHED_ARTIFACTS = 4096
 
 
 # --- values handed out ---------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ class DeploymentView:
     statistics: Mapping[str, int]
 
     @classmethod
-    def from_row(cls, row: models.Deployment, phases: Sequence[models.DeploymentPhase], now: datetime) -> DeploymentView:
+    def from_row(cls, row: models.Deployment, now: datetime) -> DeploymentView:
         return cls(
             id=row.id,
             name=row.name,
@@ -121,7 +124,10 @@ class DeploymentView:
             filter=row.filter,
             initial_device_count=row.initial_device_count,
             artifacts=tuple(row.artifact_ids),
-            phases=tuple(PhaseView(p.id, p.batch_size, p.start_ts, p.device_count) for p in phases),
+            phases=tuple(
+                PhaseView(phase["id"], phase.get("batch_size"), state.start_ts, state.device_count)
+                for phase, state in zip(row.phases, phase_states(row.phases))
+            ),
             statistics=statistics_document(row.stats),
         )
 
@@ -190,8 +196,11 @@ class DeploymentsService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.artifacts = ArtifactsService(ctx)
-        self.open = OpenDeployments(ctx.db)
+        self.cache = CheckInCache(ctx.db, ctx.settings.deployments.check_in_cache_size)
         self.clock: Callable[[], datetime] = utcnow  # tests move time forward to open later phases
+        # Artifact records by (tenant, id) for check-ins. An artifact frozen into an unfinished deployment
+        # cannot change or be deleted; ids a new deployment freezes are evicted, in case an id was reused.
+        self._artifact_records: dict[tuple[str, str], ArtifactRecord] = {}
         ctx.events.subscribe(DeviceDecommissioned, self._on_device_decommissioned)
 
     # --- creating ---------------------------------------------------------------------------------------
@@ -251,11 +260,19 @@ class DeploymentsService:
                     initial_device_count=initial_device_count,
                     artifact_ids=artifact_ids,
                     stats=empty_stats(),
+                    phases=new_phases(
+                        [new_id() for _ in spec.phases],
+                        [phase.batch_size for phase in spec.phases],
+                        [phase.start_ts for phase in spec.phases],
+                        sizes,
+                    ),
                 )
             )
             await session.flush()
-            await self._add_parts(session, tenant_id, deployment_id, seq, spec, sizes, artifact_ids, devices)
-            self.open.invalidate(session, tenant_id)
+            await self._add_parts(session, tenant_id, deployment_id, seq, artifact_ids, devices)
+            self.cache.invalidate_tenant(session, tenant_id)
+            self._forget_artifacts(tenant_id, artifact_ids)
+            after_commit(session, lambda: self._forget_artifacts(tenant_id, artifact_ids))
         return deployment_id
 
     @staticmethod
@@ -264,24 +281,9 @@ class DeploymentsService:
         tenant_id: str,
         deployment_id: str,
         seq: int,
-        spec: NewDeployment,
-        sizes: Sequence[int | None],
         artifact_ids: Sequence[str],
         devices: Sequence[str],
     ) -> None:
-        session.add_all(
-            models.DeploymentPhase(
-                id=new_id(),
-                tenant_id=tenant_id,
-                deployment_id=deployment_id,
-                number=number,
-                batch_size=phase.batch_size,
-                start_ts=phase.start_ts,
-                size=size,
-                device_count=0,
-            )
-            for number, (phase, size) in enumerate(zip(spec.phases, sizes))
-        )
         session.add_all(
             models.DeploymentArtifact(deployment_id=deployment_id, artifact_id=artifact_id, tenant_id=tenant_id)
             for artifact_id in artifact_ids
@@ -335,8 +337,7 @@ class DeploymentsService:
             rows = list(await session.scalars(statement))
             has_next = page is not None and len(rows) > page.limit
             rows = rows[: page.limit] if page is not None else rows
-            phases = await self._phases_of(session, [row.id for row in rows])
-        return [DeploymentView.from_row(row, phases.get(row.id, []), now) for row in rows], total, has_next
+        return [DeploymentView.from_row(row, now) for row in rows], total, has_next
 
     @staticmethod
     def _list_conditions(tenant_id: str, query: ListQuery, now: datetime) -> list[ColumnElement[bool]]:
@@ -363,27 +364,12 @@ class DeploymentsService:
             conditions.append(deployment.created <= query.created_before)
         return conditions
 
-    @staticmethod
-    async def _phases_of(session: AsyncSession, deployment_ids: list[str]) -> dict[str, list[models.DeploymentPhase]]:
-        if not deployment_ids:
-            return {}
-        rows = await session.scalars(
-            select(models.DeploymentPhase)
-            .where(models.DeploymentPhase.deployment_id.in_(deployment_ids))
-            .order_by(models.DeploymentPhase.deployment_id, models.DeploymentPhase.number)
-        )
-        phases: dict[str, list[models.DeploymentPhase]] = {}
-        for row in rows:
-            phases.setdefault(row.deployment_id, []).append(row)
-        return phases
-
     async def get_deployment(self, tenant_id: str, deployment_id: str, *, not_found: str = MSG_NOT_FOUND) -> DeploymentView:
         async with self.ctx.db.read() as session:
             row = await self._deployment_row(session, tenant_id, deployment_id)
             if row is None:
                 raise ApiError(404, not_found)
-            phases = await self._phases_of(session, [row.id])
-        return DeploymentView.from_row(row, phases.get(row.id, []), self.clock())
+        return DeploymentView.from_row(row, self.clock())
 
     async def statistics(self, tenant_id: str, deployment_id: str) -> dict[str, int]:
         return dict((await self.get_deployment(tenant_id, deployment_id)).statistics)
@@ -466,7 +452,7 @@ class DeploymentsService:
             deployment.stats = stats
             deployment.status = DEPLOYMENT_FINISHED
             deployment.finished = now
-            self.open.invalidate(session, tenant_id)
+            self.cache.invalidate_tenant(session, tenant_id)
 
     async def decommission_device(self, tenant_id: str, device_id: str) -> None:
         """`DELETE /deployments/devices/{id}`: take the device out of every unfinished deployment."""
@@ -520,7 +506,7 @@ class DeploymentsService:
                     has_log=False,
                 )
             )
-            self.count_new_device_deployment(session, deployment, DECOMMISSIONED, now)
+            self.count_new_device_deployment(session, deployment, device_id, DECOMMISSIONED, now)
 
     # --- the device's side ------------------------------------------------------------------------------
 
@@ -529,7 +515,10 @@ class DeploymentsService:
     ) -> Instructions | None:
         """The device's next update (None: nothing to do, 204). Decides read-only first and takes the write
         path only when the answer changes data (see selection.py)."""
-        open_deployments = await self.open.of_tenant(tenant_id)
+        if self.cache.is_idle(tenant_id, device_id):
+            return None
+        ticket = self.cache.ticket()
+        open_deployments = await self.cache.open_deployments(tenant_id)
         if not open_deployments:
             return None
         matches: dict[str, bool] = {}  # dynamic deployment id -> the device matches its filter (both passes)
@@ -542,11 +531,16 @@ class DeploymentsService:
             )
 
         async with self.ctx.db.read() as session:
-            outcome = await check_in(session, open_deployments, write=False).decide()
+            reading = check_in(session, open_deployments, write=False)
+            outcome = await reading.decide()
+        if outcome is None and reading.idle_is_lasting:
+            self.cache.remember_idle(tenant_id, device_id, ticket)
         if not isinstance(outcome, NeedsWrite):
             return outcome
         async with self.ctx.db.write() as session:
-            outcome = await check_in(session, await OpenDeployments.load(session, tenant_id), write=True).decide()
+            # The list read before is good enough here: a deployment it lacks is newer than all it holds (it
+            # could only win where the device gets 204 now and it next time); finished ones are re-checked.
+            outcome = await check_in(session, open_deployments, write=True).decide()
         assert not isinstance(outcome, NeedsWrite)
         return outcome
 
@@ -557,7 +551,7 @@ class DeploymentsService:
         device deployment is active; a finished one is final (409), as are aborted and decommissioned ones.
         A failure with attempts left puts the device deployment back to pending: the device gets it again."""
         async with self.ctx.db.write() as session:
-            device_deployment = await self._device_deployment(session, tenant_id, deployment_id, device_id)
+            device_deployment, deployment = await self._device_deployment_with_deployment(session, tenant_id, deployment_id, device_id)
             current = device_deployment.status
             if current == ABORTED:
                 raise ApiError(409, MSG_ABORTED)
@@ -569,8 +563,6 @@ class DeploymentsService:
                 return
             if current in FINAL_STATUSES:
                 raise ApiError(409, MSG_DEVICE_DEPLOYMENT_FINISHED)
-            deployment = await self._deployment_row(session, tenant_id, deployment_id)
-            assert deployment is not None
             now = self.clock()
             if status == FAILURE and device_deployment.attempts <= deployment.retries:
                 device_deployment.attempts += 1
@@ -590,6 +582,22 @@ class DeploymentsService:
             device_deployment.has_log = True
 
     @staticmethod
+    async def _device_deployment_with_deployment(
+        session: AsyncSession, tenant_id: str, deployment_id: str, device_id: str
+    ) -> tuple[models.DeviceDeployment, models.Deployment]:
+        dd = models.DeviceDeployment
+        row = (
+            await session.execute(
+                select(dd, models.Deployment)
+                .join(models.Deployment, models.Deployment.id == dd.deployment_id)
+                .where(dd.tenant_id == tenant_id, dd.deployment_id == deployment_id, dd.device_id == device_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise ApiError(404, MSG_DEPLOYMENT_NOT_FOUND)
+        return row[0], row[1]
+
+    @staticmethod
     async def _device_deployment(session: AsyncSession, tenant_id: str, deployment_id: str, device_id: str) -> models.DeviceDeployment:
         dd = models.DeviceDeployment
         row = await session.scalar(
@@ -601,7 +609,10 @@ class DeploymentsService:
 
     # --- counters and status (inside a write transaction) -----------------------------------------------
 
-    def count_new_device_deployment(self, session: AsyncSession, deployment: models.Deployment, status: str, now: datetime) -> None:
+    def count_new_device_deployment(
+        self, session: AsyncSession, deployment: models.Deployment, device_id: str, status: str, now: datetime
+    ) -> None:
+        self.cache.invalidate_device(session, deployment.tenant_id, device_id)
         deployment.device_count += 1
         deployment.stats = moved_stats(deployment.stats, None, status)
         self._refresh_status(session, deployment, now)
@@ -609,6 +620,7 @@ class DeploymentsService:
     def move_device_deployment(
         self, session: AsyncSession, deployment: models.Deployment, device_deployment: models.DeviceDeployment, status: str, now: datetime
     ) -> None:
+        self.cache.invalidate_device(session, deployment.tenant_id, device_deployment.device_id)
         deployment.stats = moved_stats(deployment.stats, device_deployment.status, status)
         device_deployment.status = status
         device_deployment.active = status in ACTIVE_STATUSES
@@ -624,7 +636,28 @@ class DeploymentsService:
         deployment.status = status
         if status == DEPLOYMENT_FINISHED:
             deployment.finished = now
-            self.open.invalidate(session, deployment.tenant_id)
+            self.cache.invalidate_tenant(session, deployment.tenant_id)
+
+    # --- artifact records for check-ins -----------------------------------------------------------------
+
+    async def artifact_records(self, session: AsyncSession, tenant_id: str, artifact_ids: Sequence[str]) -> list[ArtifactRecord]:
+        """The existing artifacts among `artifact_ids`, from memory when possible."""
+        records = [self._artifact_records.get((tenant_id, artifact_id)) for artifact_id in artifact_ids]
+        missing = [artifact_id for artifact_id, record in zip(artifact_ids, records) if record is None]
+        if missing:
+            rows = await session.scalars(
+                select(models.Artifact).where(models.Artifact.tenant_id == tenant_id, models.Artifact.id.in_(missing))
+            )
+            if len(self._artifact_records) > MAX_CACHED_ARTIFACTS:
+                self._artifact_records.clear()
+            for row in rows:
+                self._artifact_records[(tenant_id, row.id)] = ArtifactRecord.from_row(row)
+            records = [self._artifact_records.get((tenant_id, artifact_id)) for artifact_id in artifact_ids]
+        return [record for record in records if record is not None]
+
+    def _forget_artifacts(self, tenant_id: str, artifact_ids: Sequence[str]) -> None:
+        for artifact_id in artifact_ids:
+            self._artifact_records.pop((tenant_id, artifact_id), None)
 
     # --- for the artifacts ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""deployments: deployments, phases, static device lists, frozen artifacts, device deployments, logs
+"""deployments: deployments (phases and counters on the row), static device lists, frozen artifacts,
+device deployments and their logs
 
 Revision ID: 0006
 Revises: 0005
@@ -40,6 +41,7 @@ def upgrade() -> None:
     sa.Column('initial_device_count', sa.Integer(), nullable=True),
     sa.Column('artifact_ids', sa.JSON(), nullable=False),
     sa.Column('stats', sa.JSON(), nullable=False),
+    sa.Column('phases', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deployments')),
     sa.UniqueConstraint('seq', name=op.f('uq_deployments_seq'))
     )
@@ -70,19 +72,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_deployment_devices_check_in', ['tenant_id', 'device_id', 'deployment_seq'], unique=False)
         batch_op.create_index('ix_deployment_devices_position', ['deployment_id', 'position'], unique=False)
 
-    op.create_table('deployment_phases',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('tenant_id', sa.String(length=64), nullable=False),
-    sa.Column('deployment_id', sa.String(length=36), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('batch_size', sa.Integer(), nullable=True),
-    sa.Column('start_ts', menderlite.db.base.UTCDateTime(), nullable=True),
-    sa.Column('size', sa.Integer(), nullable=True),
-    sa.Column('device_count', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['deployment_id'], ['deployments.id'], name=op.f('fk_deployment_phases_deployment_id_deployments'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_deployment_phases')),
-    sa.UniqueConstraint('deployment_id', 'number', name=op.f('uq_deployment_phases_deployment_id_number'))
-    )
     op.create_table('device_deployments',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -124,7 +113,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_device_deployments_check_in')
 
     op.drop_table('device_deployments')
-    op.drop_table('deployment_phases')
     with op.batch_alter_table('deployment_devices', schema=None) as batch_op:
         batch_op.drop_index('ix_deployment_devices_position')
         batch_op.drop_index('ix_deployment_devices_check_in')
