@@ -14,6 +14,7 @@ from menderlite.web.cors import CORS_ORIGINS, cors_middleware
 from menderlite.web.errors import error_middleware
 from menderlite.web.guards import INTERNAL_NETWORKS, guard_middleware, parse_networks
 from menderlite.web.health import DATABASE
+from menderlite.web.inflight import IN_FLIGHT, InFlight
 from menderlite.web.request_id import request_id_middleware
 from menderlite.web.urls import PUBLIC_URL
 
@@ -28,10 +29,12 @@ SERVICES = (workflows, tenantadm, useradm, devauth, inventory, deployments)
 def create_app(settings: Settings, ctx: Context | None = None) -> web.Application:
     """Build the application; the database schema must already be migrated (see `db.migrate`)."""
     ctx = ctx or Context.from_settings(settings)
+    in_flight = InFlight()
     app = web.Application(
-        middlewares=[request_id_middleware, cors_middleware, error_middleware, guard_middleware],
+        middlewares=[in_flight.middleware, request_id_middleware, cors_middleware, error_middleware, guard_middleware],
         client_max_size=settings.server.max_json_body_bytes,
     )
+    app[IN_FLIGHT] = in_flight
     app[CONTEXT] = ctx
     app[PUBLIC_URL] = settings.server.public_url
     app[CORS_ORIGINS] = tuple(settings.server.cors_origins)

@@ -50,7 +50,8 @@ def configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
         force=True,
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.INFO if settings.server.access_log else logging.WARNING)
+    # The access log follows the level (its lines are INFO) unless it is switched off.
+    logging.getLogger("aiohttp.access").setLevel(settings.server.log_level.upper() if settings.server.access_log else logging.WARNING)
     # SQLAlchemy and aiosqlite are chatty at DEBUG and could echo bound values; keep them quiet.
     for name in ("sqlalchemy", "aiosqlite", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -110,12 +111,12 @@ async def _run_server(settings: Settings, ssl_context: Any) -> None:
     from menderlite.app import create_app
     from menderlite.web.access_log import AccessLogger
 
+    from menderlite.web.inflight import IN_FLIGHT
+
     app = create_app(settings)
+    timeout = settings.server.shutdown_timeout_seconds
     runner = web.AppRunner(
-        app,
-        access_log_class=AccessLogger,
-        access_log=logging.getLogger("aiohttp.access"),
-        shutdown_timeout=settings.server.shutdown_timeout_seconds,
+        app, access_log_class=AccessLogger, access_log=logging.getLogger("aiohttp.access"), shutdown_timeout=timeout
     )
     await runner.setup()
     stop = asyncio.Event()
@@ -123,15 +124,15 @@ async def _run_server(settings: Settings, ssl_context: Any) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.TCPSite(
-            runner, settings.server.host, settings.server.port,
-            ssl_context=ssl_context, shutdown_timeout=settings.server.shutdown_timeout_seconds,
-        )
+        site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=ssl_context)
         await site.start()
         for url in _listening_urls(runner, ssl_context is not None):
             log.info("menderlite %s serving on %s", __version__, url)
         await stop.wait()
-        log.info("shutting down: finishing in-flight requests")
+        log.info("shutting down: no new connections; finishing in-flight requests (up to %gs)", timeout)
+        await site.stop()
+        if not await app[IN_FLIGHT].wait_idle(timeout):
+            log.warning("shutdown timeout: %d request(s) still running are cut off", app[IN_FLIGHT].count)
     finally:
         await runner.cleanup()
         log.info("stopped")
@@ -167,7 +168,9 @@ CommandRegistrar = Callable[[Any], None]
 
 def _service_commands() -> list[CommandRegistrar]:
     """Each service may add its own commands (e.g. `user ...`); they register through this list."""
-    registrars: list[CommandRegistrar] = []
+    from menderlite.useradm import cli as useradm_cli
+
+    registrars: list[CommandRegistrar] = [useradm_cli.register]
     return registrars
 
 

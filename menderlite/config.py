@@ -84,6 +84,7 @@ class UseradmSettings:
     password_reset_url: str = field(
         default="", metadata=_help("reset link with {secret}; empty: <public URL>/ui/#/password/{secret}")
     )
+    bcrypt_rounds: int = field(default=12, metadata=_help("bcrypt cost of new password hashes (4 to 31)"))
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,10 @@ def validate(settings: Settings) -> None:
     for name, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{name}: must not be negative, got {value}")
+    if not 4 <= settings.useradm.bcrypt_rounds <= 31:
+        raise ConfigError(f"useradm.bcrypt_rounds: must be between 4 and 31, got {settings.useradm.bcrypt_rounds}")
+    if settings.useradm.password_reset_url and "{secret}" not in settings.useradm.password_reset_url:
+        raise ConfigError("useradm.password_reset_url: must contain {secret}")
     if settings.tenantadm.default_plan not in PLANS:
         raise ConfigError(f"tenantadm.default_plan: must be one of {', '.join(PLANS)}, got {settings.tenantadm.default_plan!r}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ from menderlite.app import CONTEXT, create_app
 from menderlite.config import Settings, load
 from menderlite.context import Context
 from menderlite.db import migrate
+from menderlite import tokens
 from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
-from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
-from tests.support import fakes
+from tests.support.users import admin_headers
 from tests.support.devices import SimulatedDevice, admit
 
 
@@ -29,6 +29,26 @@ def shared_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     load_or_create_rsa_key(key)
     load_or_create_secret(secret)
     return {"jwt_private_key": key, "url_secret": secret}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reuse_loaded_rsa_keys() -> Iterator[None]:
+    """Loading a 3072-bit RSA key validates it (about 0.2 s); every app of the session loads the same shared
+    key file, so load it once. Files that do not exist yet are still created (and checked) as usual."""
+    original = tokens.load_or_create_rsa_key
+    loaded: dict[tuple[str, int], Any] = {}
+
+    def load_once(path: Path, bits: int = tokens.JWT_KEY_BITS) -> Any:
+        if not path.exists():
+            return original(path, bits)
+        identity = (str(path.resolve()), path.stat().st_mtime_ns)
+        if identity not in loaded:
+            loaded[identity] = original(path, bits)
+        return loaded[identity]
+
+    tokens.load_or_create_rsa_key = load_once  # type: ignore[assignment]
+    yield
+    tokens.load_or_create_rsa_key = original  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +73,7 @@ def make_settings(tmp_path: Path, shared_keys: dict[str, Path], migrated_templat
             flags={
                 "server": {"data_dir": str(data_dir), "access_log": False},
                 "keys": {name: str(path) for name, path in shared_keys.items()},
+                "useradm": {"bcrypt_rounds": 4},  # the minimum: hashing stays fast in tests
             },
         )
         return base.with_overrides(overrides)
@@ -67,9 +88,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> web.Application:
-    app = create_app(settings)
-    fakes.install_missing_verifiers(app)
-    return app
+    return create_app(settings)
 
 
 @pytest.fixture
@@ -85,9 +104,7 @@ async def client(aiohttp_client: Callable[..., Any], app: web.Application) -> Te
 @pytest.fixture
 async def user_headers(client: TestClient) -> dict[str, str]:
     """Authorization headers of an admin user (no roles: full access) in the default tenant."""
-    if fakes.is_fake(client.app[USER_VERIFIER]):
-        return {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
-    raise NotImplementedError("useradm registers a real verifier: log in a real admin here")
+    return await admin_headers(client)
 
 
 DeviceHeaders = Callable[..., Any]
@@ -100,8 +117,6 @@ def device_headers(client: TestClient) -> DeviceHeaders:
     admitted: dict[str, SimulatedDevice] = {}
 
     async def make(device_id: str) -> dict[str, str]:
-        if fakes.is_fake(client.app[DEVICE_VERIFIER]):
-            return {"Authorization": f"Bearer {fakes.FAKE_DEVICE_PREFIX}{device_id}"}
         # A real device (Ed25519: instant keys), preauthorized with this id and authenticated over HTTP.
         device = admitted.get(device_id)
         if device is None:

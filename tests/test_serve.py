@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 import urllib.error
 import urllib.request
@@ -132,3 +134,32 @@ def test_self_signed_certificate_is_reused(tmp_path: Path) -> None:
 
 def test_free_port_helper() -> None:
     assert 1024 < free_port() < 65536
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    body = b'{"id_data": "{\\"mac\\":\\"02:00:00:00:00:01\\"}", "pubkey": "not a key"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        head = (
+            "POST /api/devices/v1/authentication/auth_requests HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
+            f"X-MEN-Signature: c2ln\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        connection.sendall(head + body[:10])  # the request is in flight: its body is still arriving
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert server.process.poll() is None, "the server quit with a request in flight"
+        connection.sendall(body[10:])
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 400 "), response[:200]
+    assert b'"error":"invalid auth request: cannot decode public key"' in response
+    assert server.process.wait(timeout=30) == 0
+    assert "shutting down" in server.log and "stopped" in server.log
+
+
+def test_sigint_stops_the_server_too(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    assert server.stop(signal.SIGINT) == 0

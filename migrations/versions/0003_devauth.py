@@ -1,7 +1,7 @@
 """devauth: devices, auth sets, tokens and per-tenant limits.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import menderlite.db.base
 
 revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

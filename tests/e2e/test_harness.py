@@ -343,18 +343,18 @@ def test_cli_reports_a_failed_login(make_cli: Any, server: Any) -> None:
     cli = make_cli(server)
     result = cli.login("admin@e2e.example", "correct-horse-battery")
     assert result.rc != 0
-    assert "login failed with status 404" in result.stderr
+    assert "login failed with status 401" in result.stderr
     assert cli.token is None
-    server.wait_for_request("POST", "/api/management/v1/useradm/auth/login", 404)
+    server.wait_for_request("POST", "/api/management/v1/useradm/auth/login", 401)
 
 
 def test_cli_over_https_needs_the_certificate(make_cli: Any, tls_server: Any) -> None:
     trusting = make_cli(tls_server).login("admin@e2e.example", "correct-horse-battery")
-    assert "login failed with status 404" in trusting.stderr  # the TLS handshake worked
+    assert "login failed with status 401" in trusting.stderr  # the TLS handshake worked (no such user)
     untrusting = make_cli(tls_server, trust_server=False).login("admin@e2e.example", "correct-horse-battery")
     assert untrusting.rc != 0 and "certificate" in untrusting.output
     skipping = make_cli(tls_server, trust_server=False, skip_verify=True).login("admin@e2e.example", "correct-horse-battery")
-    assert "login failed with status 404" in skipping.stderr
+    assert "login failed with status 401" in skipping.stderr
 
 
 def test_management_api_helpers_send_the_documented_requests(recorder: RecordingServer) -> None:

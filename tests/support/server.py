@@ -15,15 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-# Variables of the test harness (MENDERLITE_E2E_REQUIRED, which CI sets, MENDERLITE_E2E_ISOLATION ...) share the
-# MENDERLITE_ prefix of the settings, and `menderlite` rejects unknown MENDERLITE_* variables: do not pass them on.
-HARNESS_ENV_PREFIX = "MENDERLITE_E2E_"
-
-
 def server_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a `menderlite` subprocess: ours without the harness variables, plus `extra`."""
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith(HARNESS_ENV_PREFIX)}
-    return {**inherited, "PYTHONUNBUFFERED": "1", **(extra or {})}
+    """The environment for a `menderlite` subprocess: ours (test switches such as MENDERLITE_E2E_REQUIRED are
+    reserved names that `menderlite` ignores) with unbuffered output, plus `extra`."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 def free_port() -> int:

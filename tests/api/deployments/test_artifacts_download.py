@@ -12,6 +12,7 @@ from menderlite.context import Context
 from menderlite.db import utcnow
 from menderlite.timeutil import parse_rfc3339
 from tests.api.deployments.conftest import ARTIFACTS, upload_ok
+from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker
 
 
@@ -51,12 +52,10 @@ async def test_link_and_plain_download(client: TestClient, user_headers: dict[st
 
 async def test_public_url_setting_is_used_for_links(aiohttp_client, make_settings, maker: ArtifactMaker) -> None:  # type: ignore[no-untyped-def]
     from menderlite.app import create_app
-    from tests.support import fakes
 
     app = create_app(make_settings(server={"public_url": "https://updates.example.test:8443/"}))
-    fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)
-    headers = {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
+    headers = await admin_headers(client)
     artifact_id = await upload_ok(client, headers, maker.single_file("public-url"))
     link = await link_for(client, headers, artifact_id)
     assert link["uri"].startswith(f"https://updates.example.test:8443/download/{artifact_id}?")

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient
 from menderlite.app import CONTEXT, create_app
 from menderlite.context import Context
 from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_ok
-from tests.support import fakes
 from tests.support.artifacts import ArtifactMaker, run_mender_artifact
 
 GENERATE = ARTIFACTS + "/generate"
@@ -121,7 +120,6 @@ async def test_restart_during_generation_resumes_it(
     assert await (await client.get(ARTIFACTS, headers=user_headers)).json() == []
 
     restarted = create_app(settings)
-    fakes.install_missing_verifiers(restarted)
     client2 = await aiohttp_client(restarted)
     await restarted[CONTEXT].deployments.artifacts.wait_idle()
     listing = await (await client2.get(ARTIFACTS, headers=user_headers)).json()

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from menderlite.context import Context
 from menderlite.timeutil import parse_rfc3339
 from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload, upload_form, upload_ok
+from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker, make_v1_artifact, with_bytes_flipped, with_payload_changed
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -242,12 +243,10 @@ def small_max(make_settings):  # type: ignore[no-untyped-def]
 
 async def test_artifact_above_the_maximum_size(aiohttp_client, small_max, maker: ArtifactMaker) -> None:  # type: ignore[no-untyped-def]
     from menderlite.app import CONTEXT, create_app
-    from tests.support import fakes
 
     app = create_app(small_max)
-    fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)
-    headers = {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
+    headers = await admin_headers(client)
     path = maker.single_file("api-too-big", size=20000, compression="none")
     for kwargs in ({"size": path.stat().st_size}, {}):  # refused from the size field, and while streaming
         response = await upload(client, headers, path, **kwargs)
@@ -283,12 +282,10 @@ async def test_storage_limit_and_usage(client: TestClient, user_headers: dict[st
 
 async def test_default_tenant_limit_comes_from_settings(aiohttp_client, make_settings) -> None:  # type: ignore[no-untyped-def]
     from menderlite.app import create_app
-    from tests.support import fakes
 
     app = create_app(make_settings(deployments={"storage_limit_bytes": 123456}))
-    fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)
-    response = await client.get("/api/management/v1/deployments/limits/storage", headers={"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"})
+    response = await client.get("/api/management/v1/deployments/limits/storage", headers=await admin_headers(client))
     assert await response.json() == {"limit": 123456, "usage": 0}
 
 
@@ -319,13 +316,11 @@ async def test_same_name_and_device_type_but_different_other_depends_is_allowed(
 
 async def test_signature_checked_when_keys_are_configured(aiohttp_client, make_settings, maker: ArtifactMaker) -> None:  # type: ignore[no-untyped-def]
     from menderlite.app import create_app
-    from tests.support import fakes
 
     _, rsa_public = maker.key_pair("rsa")
     app = create_app(make_settings(deployments={"artifact_verify_keys": [str(rsa_public)]}))
-    fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)
-    headers = {"Authorization": f"Bearer {fakes.FAKE_ADMIN_TOKEN}"}
+    headers = await admin_headers(client)
     unsigned = maker.single_file("api-verify")
     await upload_ok(client, headers, maker.signed(unsigned, "rsa"))
     response = await upload(client, headers, maker.signed(maker.single_file("api-verify-ec"), "ecdsa"))

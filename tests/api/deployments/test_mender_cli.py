@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from tests.api.deployments.conftest import stored_files
-from tests.support import fakes
+from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker
 
 
@@ -33,7 +33,7 @@ def mender_cli() -> str:
 async def run_cli(client: TestClient, home: Path, *args: str) -> tuple[int, str, str]:
     cache = home / "cache"
     (cache / "mender").mkdir(parents=True, exist_ok=True)
-    (cache / "mender" / "authtoken").write_text(fakes.FAKE_ADMIN_TOKEN)
+    (cache / "mender" / "authtoken").write_text((await admin_headers(client))["Authorization"].removeprefix("Bearer "))
     process = await asyncio.create_subprocess_exec(
         mender_cli(), "--server", str(client.make_url("")).rstrip("/"), *args,
         cwd=home, env={**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache)},

@@ -10,7 +10,6 @@ from aiohttp.test_utils import TestClient
 from menderlite.app import create_app
 from menderlite.config import Settings
 from menderlite.web import identity_of, json_response
-from tests.support import fakes
 from tests.support.devices import SimulatedDevice
 
 MANAGEMENT = "/api/management/v2/devauth"
@@ -33,7 +32,6 @@ async def whoami(request: web.Request) -> web.Response:
 def build_app(settings: Settings) -> web.Application:
     app = create_app(settings)
     app.router.add_routes(probe_routes)
-    fakes.install_missing_verifiers(app)
     return app
 
 

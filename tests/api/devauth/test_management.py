@@ -30,7 +30,7 @@ async def test_management_routes_need_a_user(client: TestClient) -> None:
     for method, path in [("GET", "/devices"), ("GET", "/devices/count"), ("DELETE", "/tokens/x"), ("GET", "/limits/max_devices")]:
         response = await client.request(method, MANAGEMENT + path)
         assert response.status == 401
-        assert (await response.json())["error"] == "unauthorized"
+        assert (await response.json())["error"] == "missing or invalid auth header"
 
 
 async def test_device_document_has_the_v2_shape(client: TestClient, management: Management) -> None:
