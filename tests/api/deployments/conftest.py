@@ -50,16 +50,3 @@ def stored_files(ctx: Context) -> list[str]:
 def maker(artifact_maker: ArtifactMaker) -> ArtifactMaker:  # noqa: F811
     return artifact_maker
 
-
-@pytest.fixture(autouse=True)
-def _stub_services_not_merged_yet(request: pytest.FixtureRequest) -> None:
-    """TEMPORARY until useradm (issue 3) is merged: no user has a group restriction."""
-    if "client" not in request.fixturenames:
-        return
-    ctx = request.getfixturevalue("ctx")
-    if not hasattr(ctx.useradm, "deployment_group_restriction"):
-
-        async def no_restriction(identity: object) -> None:
-            return None
-
-        ctx.useradm.deployment_group_restriction = no_restriction
