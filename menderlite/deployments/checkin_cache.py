@@ -1,11 +1,14 @@
 """In-memory knowledge that keeps device check-ins away from the database.
 
-Most check-ins find nothing to do. Two caches answer those:
+Most check-ins find nothing to do. Three caches answer those:
 - `open_deployments(tenant)`: the tenant's unfinished deployments. Without any, the answer is 204 at once.
 - idle devices: devices whose last check-in found nothing to do in a way that only a change to the tenant's
   deployments or to the device's own device deployments can alter (not listed in any static deployment
   that is still open for them, nothing newer than what they finished). Their next check-ins answer 204
   without the database until such a change.
+- target sets: the device list of each unfinished static deployment (immutable once created), so that a
+  check-in knows whether a deployment lists the device without asking the database. Bounded by
+  `max_target_ids` in total; a deployment beyond the bound is looked up in the database instead.
 
 Invalidation: every change that creates or finishes a deployment invalidates the tenant; every change to a
 device's device deployments invalidates the device. Each is done twice, inside the write transaction and
@@ -17,6 +20,7 @@ every older ticket).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,12 +40,17 @@ class OpenDeployment:
     dynamic: bool
     filter_terms: tuple[Any, ...]  # dynamic deployments: the saved filter's terms at creation
     starts_at: datetime | None  # the first phase's start; None: open since creation
+    phased: bool
 
 
 class CheckInCache:
     def __init__(self, db: Database, max_idle_devices: int) -> None:
         self.db = db
         self.max_idle_devices = max_idle_devices
+        self.max_target_ids = 2 * max_idle_devices
+        self._targets: dict[str, frozenset[str] | None] = {}  # None: too large to keep
+        self._target_ids = 0
+        self._targets_loading: dict[str, asyncio.Future[frozenset[str] | None]] = {}
         self._open: dict[str, tuple[OpenDeployment, ...]] = {}
         self._idle: dict[str, set[str]] = {}
         self._idle_count = 0
@@ -67,6 +76,46 @@ class CheckInCache:
         if self._current(ticket, self._tenant_stamps.get(tenant_id)):
             self._open[tenant_id] = loaded
         return loaded
+
+    async def targets(self, tenant_id: str, deployment_id: str) -> frozenset[str] | None:
+        """The device list of a static deployment, or None when it is too large to keep in memory."""
+        if deployment_id in self._targets:
+            return self._targets[deployment_id]
+        loading = self._targets_loading.get(deployment_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        loading = asyncio.get_running_loop().create_future()
+        self._targets_loading[deployment_id] = loading
+        try:
+            async with self.db.read() as session:
+                rows = await session.scalars(
+                    select(models.DeploymentDevice.device_id).where(
+                        models.DeploymentDevice.tenant_id == tenant_id,
+                        models.DeploymentDevice.deployment_id == deployment_id,
+                    )
+                )
+                devices = frozenset(rows)
+            kept = self.remember_targets(deployment_id, devices)
+            loading.set_result(kept)
+            return kept
+        except BaseException as exc:
+            loading.set_exception(exc)
+            loading.exception()  # retrieved: waiters get it, nobody is warned about it
+            raise
+        finally:
+            self._targets_loading.pop(deployment_id, None)
+
+    def remember_targets(self, deployment_id: str, devices: frozenset[str]) -> frozenset[str] | None:
+        """Keep a static deployment's device list if it fits; returns what is kept."""
+        kept = devices if self._target_ids + len(devices) <= self.max_target_ids else None
+        if deployment_id not in self._targets:
+            self._targets[deployment_id] = kept
+            self._target_ids += len(kept or ())
+        return self._targets[deployment_id]
+
+    def forget_targets(self, deployment_id: str) -> None:
+        """The deployment finished: its device list is not needed any more."""
+        self._target_ids -= len(self._targets.pop(deployment_id, None) or ())
 
     def is_idle(self, tenant_id: str, device_id: str) -> bool:
         devices = self._idle.get(tenant_id)
@@ -135,6 +184,7 @@ async def load_open_deployments(session: AsyncSession, tenant_id: str) -> tuple[
             models.Deployment.dynamic,
             models.Deployment.filter,
             models.Deployment.starts_at,
+            models.Deployment.phases,
         )
         .where(models.Deployment.tenant_id == tenant_id, models.Deployment.status != DEPLOYMENT_FINISHED)
         .order_by(models.Deployment.seq)
@@ -146,6 +196,7 @@ async def load_open_deployments(session: AsyncSession, tenant_id: str) -> tuple[
             dynamic=row.dynamic,
             filter_terms=tuple((row.filter or {}).get("terms") or ()),
             starts_at=row.starts_at,
+            phased=bool(row.phases),
         )
         for row in rows
     )

@@ -144,17 +144,25 @@ class CheckIn:
         return None
 
     async def _listed_in(self, deployment_ids: list[str]) -> set[str]:
-        if not deployment_ids:
-            return set()
-        target = models.DeploymentDevice
-        rows = await self.session.scalars(
-            select(target.deployment_id).where(
-                target.tenant_id == self.tenant_id,
-                target.device_id == self.device_id,
-                target.deployment_id.in_(deployment_ids),
+        """Which of these static deployments list the device (from the kept device lists where possible)."""
+        listed, unknown = set(), []
+        for deployment_id in deployment_ids:
+            targets = await self.service.cache.targets(self.tenant_id, deployment_id)
+            if targets is None:
+                unknown.append(deployment_id)
+            elif self.device_id in targets:
+                listed.add(deployment_id)
+        if unknown:
+            target = models.DeploymentDevice
+            rows = await self.session.scalars(
+                select(target.deployment_id).where(
+                    target.tenant_id == self.tenant_id,
+                    target.device_id == self.device_id,
+                    target.deployment_id.in_(unknown),
+                )
             )
-        )
-        return set(rows)
+            listed.update(rows)
+        return listed
 
     async def _matches_filter(self, candidate: OpenDeployment) -> bool:
         known = self.matches.get(candidate.id)

@@ -19,6 +19,7 @@ from menderlite.db import after_commit, new_id, utcnow
 from menderlite.deployments import models
 from menderlite.deployments.artifacts import ArtifactRecord, ArtifactsService
 from menderlite.deployments.inputs import ListQuery, NewDeployment, NextRequest
+from menderlite.deployments.batching import WriteCombiner
 from menderlite.deployments.checkin_cache import CheckInCache, OpenDeployment
 from menderlite.deployments.rollout import (
     ABORTED,
@@ -197,6 +198,7 @@ class DeploymentsService:
         self.ctx = ctx
         self.artifacts = ArtifactsService(ctx)
         self.cache = CheckInCache(ctx.db, ctx.settings.deployments.check_in_cache_size)
+        self.writes = WriteCombiner(ctx.db)
         self.clock: Callable[[], datetime] = utcnow  # tests move time forward to open later phases
         # Artifact records by (tenant, id) for check-ins. An artifact frozen into an unfinished deployment
         # cannot change or be deleted; ids a new deployment freezes are evicted, in case an id was reused.
@@ -271,6 +273,9 @@ class DeploymentsService:
             await session.flush()
             await self._add_parts(session, tenant_id, deployment_id, seq, artifact_ids, devices)
             self.cache.invalidate_tenant(session, tenant_id)
+            if devices:
+                targets = frozenset(devices)
+                after_commit(session, lambda: self.cache.remember_targets(deployment_id, targets))
             self._forget_artifacts(tenant_id, artifact_ids)
             after_commit(session, lambda: self._forget_artifacts(tenant_id, artifact_ids))
         return deployment_id
@@ -453,6 +458,7 @@ class DeploymentsService:
             deployment.status = DEPLOYMENT_FINISHED
             deployment.finished = now
             self.cache.invalidate_tenant(session, tenant_id)
+            after_commit(session, lambda: self.cache.forget_targets(deployment_id))
 
     async def decommission_device(self, tenant_id: str, device_id: str) -> None:
         """`DELETE /deployments/devices/{id}`: take the device out of every unfinished deployment."""
@@ -524,25 +530,45 @@ class DeploymentsService:
         matches: dict[str, bool] = {}  # dynamic deployment id -> the device matches its filter (both passes)
         check_depends = request.with_depends and plan in PLANS_WITH_DEPENDS
 
-        def check_in(session: AsyncSession, candidates: Sequence[OpenDeployment], write: bool) -> CheckIn:
+        def check_in(session: AsyncSession, write: bool) -> CheckIn:
+            # In the write pass the list read before is good enough: a deployment it lacks is newer than all
+            # it holds (it could only win where the device gets 204 now, and it will next time), and each
+            # deployment it holds is re-read before the device joins it.
             return CheckIn(
                 self, session, tenant_id=tenant_id, device_id=device_id, request=request, check_depends=check_depends,
-                open_deployments=candidates, now=self.clock(), matches=matches, write=write,
+                open_deployments=open_deployments, now=self.clock(), matches=matches, write=write,
             )
 
-        async with self.ctx.db.read() as session:
-            reading = check_in(session, open_deployments, write=False)
-            outcome = await reading.decide()
-        if outcome is None and reading.idle_is_lasting:
+        if not await self._likely_to_join(tenant_id, device_id, open_deployments):
+            async with self.ctx.db.read() as session:
+                reading = check_in(session, write=False)
+                outcome = await reading.decide()
+            if outcome is None and reading.idle_is_lasting:
+                self.cache.remember_idle(tenant_id, device_id, ticket)
+            if not isinstance(outcome, NeedsWrite):
+                return outcome
+
+        async def decide_and_record(session: AsyncSession) -> tuple[Instructions | None, bool]:
+            writing = check_in(session, write=True)
+            decided = await writing.decide()
+            assert not isinstance(decided, NeedsWrite)
+            return decided, writing.idle_is_lasting
+
+        outcome, lasting = await self.writes.run(decide_and_record)
+        if outcome is None and lasting:
             self.cache.remember_idle(tenant_id, device_id, ticket)
-        if not isinstance(outcome, NeedsWrite):
-            return outcome
-        async with self.ctx.db.write() as session:
-            # The list read before is good enough here: a deployment it lacks is newer than all it holds (it
-            # could only win where the device gets 204 now and it next time); finished ones are re-checked.
-            outcome = await check_in(session, open_deployments, write=True).decide()
-        assert not isinstance(outcome, NeedsWrite)
         return outcome
+
+    async def _likely_to_join(self, tenant_id: str, device_id: str, open_deployments: Sequence[OpenDeployment]) -> bool:
+        """A plain static deployment lists the device: the check-in most likely writes, so the read-only pass
+        would only be repeated inside the write transaction."""
+        for deployment in open_deployments:
+            if deployment.dynamic or deployment.phased:
+                continue
+            targets = await self.cache.targets(tenant_id, deployment.id)
+            if targets is not None and device_id in targets:
+                return True
+        return False
 
     async def report_status(
         self, tenant_id: str, device_id: str, deployment_id: str, status: str, substate: str | None = None
@@ -550,19 +576,21 @@ class DeploymentsService:
         """A device's progress report. Any change between the reportable statuses is accepted while the
         device deployment is active; a finished one is final (409), as are aborted and decommissioned ones.
         A failure with attempts left puts the device deployment back to pending: the device gets it again."""
-        async with self.ctx.db.write() as session:
+
+        async def record(session: AsyncSession) -> None:
+            # Every check comes before the first change (required by the write combiner).
             device_deployment, deployment = await self._device_deployment_with_deployment(session, tenant_id, deployment_id, device_id)
             current = device_deployment.status
             if current == ABORTED:
                 raise ApiError(409, MSG_ABORTED)
             if current == DECOMMISSIONED:
                 raise ApiError(409, MSG_DECOMMISSIONED)
+            if status != current and current in FINAL_STATUSES:
+                raise ApiError(409, MSG_DEVICE_DEPLOYMENT_FINISHED)
             if substate is not None:
                 device_deployment.substate = substate
             if status == current:
                 return
-            if current in FINAL_STATUSES:
-                raise ApiError(409, MSG_DEVICE_DEPLOYMENT_FINISHED)
             now = self.clock()
             if status == FAILURE and device_deployment.attempts <= deployment.retries:
                 device_deployment.attempts += 1
@@ -570,9 +598,12 @@ class DeploymentsService:
                 return
             self.move_device_deployment(session, deployment, device_deployment, status, now)
 
+        await self.writes.run(record)
+
     async def save_log(self, tenant_id: str, device_id: str, deployment_id: str, messages: list[dict[str, str]]) -> None:
         """Store (replace) the device's deployment log."""
-        async with self.ctx.db.write() as session:
+
+        async def record(session: AsyncSession) -> None:
             device_deployment = await self._device_deployment(session, tenant_id, deployment_id, device_id)
             stored = await session.get(models.DeviceDeploymentLog, device_deployment.id)
             if stored is None:
@@ -580,6 +611,8 @@ class DeploymentsService:
             else:
                 stored.messages = messages
             device_deployment.has_log = True
+
+        await self.writes.run(record)
 
     @staticmethod
     async def _device_deployment_with_deployment(
@@ -637,6 +670,8 @@ class DeploymentsService:
         if status == DEPLOYMENT_FINISHED:
             deployment.finished = now
             self.cache.invalidate_tenant(session, deployment.tenant_id)
+            finished_id = deployment.id
+            after_commit(session, lambda: self.cache.forget_targets(finished_id))
 
     # --- artifact records for check-ins -----------------------------------------------------------------
 
