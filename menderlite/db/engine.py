@@ -10,7 +10,9 @@ separate pool and never block on writes (WAL).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,7 +61,30 @@ def register_sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
         hook(dbapi_connection)
 
 
-SQLITE_FUNCTION_HOOKS: list[Callable[[Any], None]] = []
+@functools.lru_cache(maxsize=512)
+def _compiled_regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return None
+
+
+def sql_regexp(pattern: str | None, value: object) -> bool | None:
+    """`value REGEXP pattern` (search semantics, like PostgreSQL's `~`); a bad pattern matches nothing."""
+    if pattern is None or value is None:
+        return None
+    if not isinstance(value, str):
+        return False
+    compiled = _compiled_regex(pattern)
+    return compiled is not None and compiled.search(value) is not None
+
+
+def register_regexp(dbapi_connection: Any) -> None:
+    """REGEXP for `ColumnOperators.regexp_match` (inventory `$regex`), with compiled patterns cached."""
+    dbapi_connection.create_function("regexp", 2, sql_regexp, deterministic=True)
+
+
+SQLITE_FUNCTION_HOOKS: list[Callable[[Any], None]] = [register_regexp]
 
 
 def create_sqlite_engine(path: Path, *, pool_size: int, busy_timeout_ms: int, begin: str) -> AsyncEngine:

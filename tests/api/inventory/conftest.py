@@ -1,0 +1,51 @@
+"""Helpers for the inventory API tests."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from menderlite.context import Context
+from menderlite.events import Event
+
+DEVICE_ATTRIBUTES = "/api/devices/v1/inventory/device/attributes"
+V1 = "/api/management/v1/inventory"
+V2 = "/api/management/v2/inventory"
+INTERNAL = "/api/internal/v1/inventory"
+
+Upload = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+def upload(client: TestClient, device_headers: Callable[..., Any]) -> Upload:
+    """`await upload(device_id, [{name, value}...], method="PATCH")`: a device reports attributes; asserts 200."""
+
+    async def send(device_id: str, attributes: list[dict[str, Any]], method: str = "PATCH", expect: int = 200) -> Any:
+        headers = await device_headers(device_id)
+        response = await client.request(method, DEVICE_ATTRIBUTES, json=attributes, headers=headers)
+        assert response.status == expect, await response.text()
+        return response
+
+    return send
+
+
+@pytest.fixture
+def publish(ctx: Context) -> Callable[[Event], Awaitable[None]]:
+    """Publish a devauth event the way devauth does: inside a write transaction."""
+
+    async def send(event: Event) -> None:
+        async with ctx.db.write() as session:
+            await ctx.events.publish(event, session)
+
+    return send
+
+
+def attributes_of(device: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    return {(attribute["scope"], attribute["name"]): attribute["value"] for attribute in device["attributes"]}
+
+
+def ids_of(devices: list[dict[str, Any]]) -> list[str]:
+    return [device["id"] for device in devices]
