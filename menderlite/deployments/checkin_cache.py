@@ -105,6 +105,10 @@ class CheckInCache:
         finally:
             self._targets_loading.pop(deployment_id, None)
 
+    def kept_targets(self, deployment_id: str) -> frozenset[str] | None:
+        """The device list if it is in memory (see `targets`), else None."""
+        return self._targets.get(deployment_id)
+
     def remember_targets(self, deployment_id: str, devices: frozenset[str]) -> frozenset[str] | None:
         """Keep a static deployment's device list if it fits; returns what is kept."""
         kept = devices if self._target_ids + len(devices) <= self.max_target_ids else None

@@ -8,7 +8,9 @@
 4. Otherwise the smallest compatible artifact is assigned (once, and again if the device type changes);
    none fits: `noartifact`. 5. Instructions for that artifact.
 
-`CheckIn` runs the decision on a session. In read mode it answers when nothing needs writing (the common
+`CheckIn` runs the decision on a session. Whatever needs another session (the inventory's filter matches, the
+device lists of static deployments) is fetched before, never while a session is held: nested sessions could
+exhaust the read pool under load and wait for each other forever. In read mode it answers when nothing needs writing (the common
 case: no database writes and no write lock for a device with nothing to do) and returns NEEDS_WRITE as soon
 as the outcome would change data. In write mode, inside the single serialized write transaction, it decides
 again on current data and records the outcome, so a decision and its effect are one atomic step: two
@@ -84,7 +86,7 @@ class CheckIn:
         self.check_depends = check_depends
         self.open_deployments = open_deployments
         self.now = now
-        self.matches = matches  # dynamic deployment id -> does the device match its filter (memo per check-in)
+        self.matches = matches  # dynamic deployment id -> the device matches its saved filter (asked beforehand)
         self.write = write
         # Whether a "nothing to do" answer can be cached until the tenant's deployments or the device's own
         # device deployments change: not when it depended on time (phases), on other devices (phase slots,
@@ -128,7 +130,7 @@ class CheckIn:
         for candidate in candidates:
             if candidate.dynamic:
                 self.idle_is_lasting = False
-                if not await self._matches_filter(candidate):
+                if not self._matches_filter(candidate):
                     continue
             elif candidate.id not in listed:
                 continue
@@ -147,7 +149,7 @@ class CheckIn:
         """Which of these static deployments list the device (from the kept device lists where possible)."""
         listed, unknown = set(), []
         for deployment_id in deployment_ids:
-            targets = await self.service.cache.targets(self.tenant_id, deployment_id)
+            targets = self.service.cache.kept_targets(deployment_id)
             if targets is None:
                 unknown.append(deployment_id)
             elif self.device_id in targets:
@@ -164,12 +166,8 @@ class CheckIn:
             listed.update(rows)
         return listed
 
-    async def _matches_filter(self, candidate: OpenDeployment) -> bool:
-        known = self.matches.get(candidate.id)
-        if known is None:
-            known = await self.service.ctx.inventory.device_matches(self.tenant_id, self.device_id, list(candidate.filter_terms))
-            self.matches[candidate.id] = known
-        return known
+    def _matches_filter(self, candidate: OpenDeployment) -> bool:
+        return self.matches.get(candidate.id, False)
 
     async def _join(self, deployment: models.Deployment) -> Outcome:
         phase_index = None

@@ -527,7 +527,7 @@ class DeploymentsService:
         open_deployments = await self.cache.open_deployments(tenant_id)
         if not open_deployments:
             return None
-        matches: dict[str, bool] = {}  # dynamic deployment id -> the device matches its filter (both passes)
+        matches = await self._prepare_check_in(tenant_id, device_id, open_deployments)
         check_depends = request.with_depends and plan in PLANS_WITH_DEPENDS
 
         def check_in(session: AsyncSession, write: bool) -> CheckIn:
@@ -539,7 +539,7 @@ class DeploymentsService:
                 open_deployments=open_deployments, now=self.clock(), matches=matches, write=write,
             )
 
-        if not await self._likely_to_join(tenant_id, device_id, open_deployments):
+        if not self._likely_to_join(device_id, open_deployments):
             async with self.ctx.db.read() as session:
                 reading = check_in(session, write=False)
                 outcome = await reading.decide()
@@ -559,13 +559,26 @@ class DeploymentsService:
             self.cache.remember_idle(tenant_id, device_id, ticket)
         return outcome
 
-    async def _likely_to_join(self, tenant_id: str, device_id: str, open_deployments: Sequence[OpenDeployment]) -> bool:
+    async def _prepare_check_in(
+        self, tenant_id: str, device_id: str, open_deployments: Sequence[OpenDeployment]
+    ) -> dict[str, bool]:
+        """What the decision needs from other sessions, fetched before it opens its own: the device lists of
+        static deployments (kept in memory once loaded) and whether the device matches each dynamic one."""
+        matches = {}
+        for deployment in open_deployments:
+            if deployment.dynamic:
+                matches[deployment.id] = await self.ctx.inventory.device_matches(tenant_id, device_id, list(deployment.filter_terms))
+            else:
+                await self.cache.targets(tenant_id, deployment.id)
+        return matches
+
+    def _likely_to_join(self, device_id: str, open_deployments: Sequence[OpenDeployment]) -> bool:
         """A plain static deployment lists the device: the check-in most likely writes, so the read-only pass
         would only be repeated inside the write transaction."""
         for deployment in open_deployments:
             if deployment.dynamic or deployment.phased:
                 continue
-            targets = await self.cache.targets(tenant_id, deployment.id)
+            targets = self.cache.kept_targets(deployment.id)
             if targets is not None and device_id in targets:
                 return True
         return False

@@ -17,6 +17,9 @@ DEPLOYMENTS_V2 = "/api/management/v2/deployments/deployments"
 NEXT = "/api/devices/v1/deployments/device/deployments/next"
 DEVICE_DEPLOYMENTS = "/api/devices/v1/deployments/device/deployments"
 INTERNAL = "/api/internal/v1/deployments"
+INVENTORY_ATTRIBUTES = "/api/devices/v1/inventory/device/attributes"
+INVENTORY_DEVICES = "/api/management/v1/inventory/devices"
+FILTERS = "/api/management/v2/inventory/filters"
 LOG_MESSAGES = [
     {"level": "info", "message": "Running Mender client version: 3.4.0", "timestamp": "2026-11-25T19:18:56.123456789Z"},
     {"level": "error", "message": "Artifact Payload type 'rootfs-image' is not supported", "timestamp": "2026-11-25T19:18:57Z"},
@@ -67,6 +70,12 @@ class Device:
         )
         return response.status
 
+    async def upload_inventory(self, **attributes: str) -> None:
+        """PATCH inventory attributes, as a device reports them (names with `_` as given)."""
+        body = [{"name": name, "value": value} for name, value in attributes.items()]
+        response = await self.client.patch(INVENTORY_ATTRIBUTES, json=body, headers=self.headers)
+        assert response.status == 200, await response.text()
+
     async def download(self, instructions: dict[str, Any]) -> bytes:
         """Fetch the artifact from the signed link, without credentials, as the client does."""
         uri = URL(instructions["artifact"]["source"]["uri"])
@@ -109,6 +118,31 @@ async def create_deployment(
     location = response.headers["Location"]
     assert location.startswith(DEPLOYMENTS + "/")
     return location.rsplit("/", 1)[1]
+
+
+async def create_dynamic_deployment(
+    client: TestClient, headers: dict[str, str], artifact_name: str, filter_id: str, *, name: str = "dynamic", **extra: Any
+) -> str:
+    response = await client.post(
+        DEPLOYMENTS_V2, json={"name": name, "artifact_name": artifact_name, "filter_id": filter_id, **extra}, headers=headers
+    )
+    assert response.status == 201, await response.text()
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+async def create_filter(client: TestClient, headers: dict[str, str], name: str, terms: list[dict[str, Any]]) -> str:
+    response = await client.post(FILTERS, json={"name": name, "terms": terms}, headers=headers)
+    assert response.status == 201, await response.text()
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+async def set_group(client: TestClient, headers: dict[str, str], device_id: str, group: str) -> None:
+    response = await client.put(f"{INVENTORY_DEVICES}/{device_id}/group", json={"group": group}, headers=headers)
+    assert response.status == 204, await response.text()
+
+
+def attribute_is(attribute: str, value: Any, scope: str = "inventory") -> dict[str, Any]:
+    return {"scope": scope, "attribute": attribute, "type": "$eq", "value": value}
 
 
 async def get_json(client: TestClient, headers: dict[str, str], path: str) -> Any:
