@@ -116,9 +116,9 @@ class CheckIn:
         return row[0], row[1]
 
     async def _deployment(self, deployment_id: str) -> models.Deployment | None:
-        return await self.session.scalar(
-            select(models.Deployment).where(models.Deployment.tenant_id == self.tenant_id, models.Deployment.id == deployment_id)
-        )
+        # By primary key: inside a write batch, a deployment an earlier operation loaded costs no query.
+        deployment = await self.session.get(models.Deployment, deployment_id)
+        return deployment if deployment is not None and deployment.tenant_id == self.tenant_id else None
 
     # --- joining a deployment --------------------------------------------------------------------------
 

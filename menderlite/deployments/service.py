@@ -554,7 +554,7 @@ class DeploymentsService:
             assert not isinstance(decided, NeedsWrite)
             return decided, writing.idle_is_lasting
 
-        outcome, lasting = await self.writes.run(decide_and_record)
+        outcome, lasting = await self.writes.run((tenant_id, device_id), decide_and_record)
         if outcome is None and lasting:
             self.cache.remember_idle(tenant_id, device_id, ticket)
         return outcome
@@ -611,7 +611,7 @@ class DeploymentsService:
                 return
             self.move_device_deployment(session, deployment, device_deployment, status, now)
 
-        await self.writes.run(record)
+        await self.writes.run((tenant_id, device_id), record)
 
     async def save_log(self, tenant_id: str, device_id: str, deployment_id: str, messages: list[dict[str, str]]) -> None:
         """Store (replace) the device's deployment log."""
@@ -625,7 +625,7 @@ class DeploymentsService:
                 stored.messages = messages
             device_deployment.has_log = True
 
-        await self.writes.run(record)
+        await self.writes.run((tenant_id, device_id), record)
 
     @staticmethod
     async def _device_deployment_with_deployment(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -237,15 +236,3 @@ async def test_group_restricted_user(
     response = await client.post(DEPLOYMENTS, json={"name": "n", "artifact_name": release, "devices": [outside.id]}, headers=user_headers)
     assert response.status == 201
 
-
-async def test_deleting_a_device_in_inventory_does_not_touch_deployments(
-    client: TestClient, user_headers: dict[str, str], release: str
-) -> None:
-    """Only devauth's decommission (or DELETE /deployments/devices/{id}) takes a device out of deployments."""
-    device = await admit_device(client)
-    deployment_id = await create_deployment(client, user_headers, release, [device.id])
-    assert await device.next() is not None
-    assert await statistics(client, user_headers, deployment_id) == counts(pending=1)
-
-
-_: Callable[..., Awaitable[None]] | None = None
