@@ -1,7 +1,7 @@
 """deployments: artifacts, their depends combinations, pending generations, per-tenant storage limits
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-25
 """
 
@@ -16,7 +16,7 @@ import menderlite.db.base
 
 
 revision: str = '0005'
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,10 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from menderlite.app import create_app
+from menderlite.config import Settings
 from menderlite.context import Context
 from menderlite.events import Event
+from menderlite.web import Identity
+from menderlite.web.guards import DEVICE_VERIFIER
 
 DEVICE_ATTRIBUTES = "/api/devices/v1/inventory/device/attributes"
 V1 = "/api/management/v1/inventory"
@@ -17,6 +22,35 @@ V2 = "/api/management/v2/inventory"
 INTERNAL = "/api/internal/v1/inventory"
 
 Upload = Callable[..., Awaitable[Any]]
+STUB_DEVICE_PREFIX = "inventory-test-device:"
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    """The real app, whose device guard also admits stub tokens naming a device id.
+
+    Inventory tests address devices that devauth never saw (so identity attributes are only what the test
+    publishes); every other token still goes through devauth's real verifier. test_devauth_integration.py
+    covers real devices end to end.
+    """
+    app = create_app(settings)
+    real_verifier = app[DEVICE_VERIFIER]
+
+    async def verifier(token: str | None, method: str, path: str) -> Identity:
+        if token and token.startswith(STUB_DEVICE_PREFIX):
+            return Identity(subject=token.removeprefix(STUB_DEVICE_PREFIX), is_device=True, token=token)
+        return await real_verifier(token, method, path)
+
+    app[DEVICE_VERIFIER] = verifier
+    return app
+
+
+@pytest.fixture
+def device_headers() -> Callable[[str], Awaitable[dict[str, str]]]:
+    async def make(device_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {STUB_DEVICE_PREFIX}{device_id}"}
+
+    return make
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from menderlite.app import create_app
 from menderlite.config import Settings
 from menderlite.context import Context
 from tests.api.inventory.conftest import INTERNAL, V1, attributes_of
-from tests.support import fakes
 
 
 async def test_create_tenant(client: TestClient) -> None:
@@ -79,7 +78,6 @@ async def test_internal_api_refuses_outside_peers(
     aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
 ) -> None:
     app = create_app(make_settings(server={"internal_networks": ["10.99.0.0/16"]}))
-    fakes.install_missing_verifiers(app)
     client = await aiohttp_client(app)
     for path, body in ((f"{INTERNAL}/tenants", {"tenant_id": "x"}), (f"{INTERNAL}/devices", {"id": "x"})):
         response = await client.post(path, json=body)
