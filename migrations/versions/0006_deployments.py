@@ -2,7 +2,7 @@
 device deployments and their logs
 
 Revision ID: 0006
-Revises: 0004, 0005
+Revises: 0005
 Create Date: 2026-11-25
 """
 
@@ -17,7 +17,7 @@ import menderlite.db.base
 
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = ("0004", "0005")  # joins the inventory and artifacts heads
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
