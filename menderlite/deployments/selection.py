@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import new_id
@@ -45,6 +45,24 @@ from menderlite.deployments.rollout import (
 
 if TYPE_CHECKING:
     from menderlite.deployments.service import DeploymentsService
+
+
+def device_state_statement(tenant_id: str, device_id: str) -> Select[tuple[str | None, int | None]]:
+    """(id of the device's oldest active device deployment, seq of its latest finished one): one statement,
+    two probes of the check-in index."""
+    dd = models.DeviceDeployment
+    mine = (dd.tenant_id == tenant_id, dd.device_id == device_id)
+    oldest_active = select(dd.id).where(*mine, dd.active.is_(True)).order_by(dd.deployment_seq).limit(1)
+    latest_finished = select(func.max(dd.deployment_seq)).where(*mine, dd.active.is_(False))
+    return select(oldest_active.scalar_subquery(), latest_finished.scalar_subquery())
+
+
+def listed_statement(tenant_id: str, device_id: str, deployment_ids: Sequence[str]) -> Select[tuple[str]]:
+    """Which of these static deployments list the device (when their lists are not kept in memory)."""
+    target = models.DeploymentDevice
+    return select(target.deployment_id).where(
+        target.tenant_id == tenant_id, target.device_id == device_id, target.deployment_id.in_(list(deployment_ids))
+    )
 
 
 class NeedsWrite:
@@ -107,12 +125,7 @@ class CheckIn:
     # --- the device's own records ----------------------------------------------------------------------
 
     async def _device_state(self) -> tuple[str | None, int | None]:
-        """(id of the oldest active device deployment, seq of the latest finished one), in one statement."""
-        dd = models.DeviceDeployment
-        mine = (dd.tenant_id == self.tenant_id, dd.device_id == self.device_id)
-        oldest_active = select(dd.id).where(*mine, dd.active.is_(True)).order_by(dd.deployment_seq).limit(1)
-        latest_finished = select(func.max(dd.deployment_seq)).where(*mine, dd.active.is_(False))
-        row = (await self.session.execute(select(oldest_active.scalar_subquery(), latest_finished.scalar_subquery()))).one()
+        row = (await self.session.execute(device_state_statement(self.tenant_id, self.device_id))).one()
         return row[0], row[1]
 
     async def _deployment(self, deployment_id: str) -> models.Deployment | None:
@@ -155,15 +168,7 @@ class CheckIn:
             elif self.device_id in targets:
                 listed.add(deployment_id)
         if unknown:
-            target = models.DeploymentDevice
-            rows = await self.session.scalars(
-                select(target.deployment_id).where(
-                    target.tenant_id == self.tenant_id,
-                    target.device_id == self.device_id,
-                    target.deployment_id.in_(unknown),
-                )
-            )
-            listed.update(rows)
+            listed.update(await self.session.scalars(listed_statement(self.tenant_id, self.device_id, unknown)))
         return listed
 
     def _matches_filter(self, candidate: OpenDeployment) -> bool:

@@ -333,7 +333,7 @@ class DeploymentsService:
     ) -> tuple[list[DeploymentView], int, bool]:
         """(a page of deployments newest first, total matching, whether another page follows)."""
         now = self.clock()
-        conditions = self._list_conditions(tenant_id, query, now)
+        conditions = self.list_conditions(tenant_id, query, now)
         statement = select(models.Deployment).where(*conditions).order_by(models.Deployment.seq.desc())
         if page is not None:
             statement = statement.offset(page.offset).limit(page.limit + 1)
@@ -345,7 +345,7 @@ class DeploymentsService:
         return [DeploymentView.from_row(row, now) for row in rows], total, has_next
 
     @staticmethod
-    def _list_conditions(tenant_id: str, query: ListQuery, now: datetime) -> list[ColumnElement[bool]]:
+    def list_conditions(tenant_id: str, query: ListQuery, now: datetime) -> list[ColumnElement[bool]]:
         deployment = models.Deployment
         conditions: list[ColumnElement[bool]] = [deployment.tenant_id == tenant_id]
         started = or_(deployment.starts_at.is_(None), deployment.starts_at <= now)

@@ -133,3 +133,48 @@ async def test_second_deployment_of_the_same_release_is_already_installed(
     assert await device.next() is None
     assert await statistics(client, user_headers, second) == counts(already_installed=1)
     assert (await show(client, user_headers, second))["status"] == "finished"
+
+
+async def test_depends_choose_the_artifact_on_post_only(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """POST .../next matches every depends key against the device's provides (enterprise); GET does not."""
+    needs_v1 = await upload_ok(client, user_headers, maker.single_file("depends-v2", ("qemux86-64",), size=6000, extra=["-d", "rootfs-image.version:v1"]))
+    needs_v2 = await upload_ok(client, user_headers, maker.single_file("depends-v2", ("qemux86-64",), size=9000, extra=["-d", "rootfs-image.version:v2"]))
+    on_v2 = await admit_device(client, provides={"rootfs-image.version": "v2"})
+    on_v3 = await admit_device(client, provides={"rootfs-image.version": "v3"})
+    by_get = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, "depends-v2", [on_v2.id, on_v3.id, by_get.id])
+    instructions = await on_v2.next()
+    assert instructions is not None and instructions["artifact"]["id"] == needs_v2
+    assert await on_v3.next() is None  # no artifact's depends hold
+    instructions = await by_get.next(method="GET")
+    assert instructions is not None and instructions["artifact"]["id"] == needs_v1  # the smallest for its type
+    assert await statistics(client, user_headers, deployment_id) == counts(pending=2, noartifact=1)
+
+
+async def test_a_new_device_type_gets_another_artifact(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    qemu_artifact = await upload_ok(client, user_headers, maker.single_file("retyped", ("qemux86-64",)))
+    rpi_artifact = await upload_ok(client, user_headers, maker.single_file("retyped", ("rpi4",)))
+    device = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, "retyped", [device.id])
+    assert (await device.next())["artifact"]["id"] == qemu_artifact  # type: ignore[index]
+    device.device_type = "rpi4"
+    assert (await device.next())["artifact"]["id"] == rpi_artifact  # type: ignore[index]
+    devices = await get_json(client, user_headers, f"{DEPLOYMENTS}/{deployment_id}/devices")
+    assert devices[0]["device_type"] == "rpi4"
+    # the device itself may say that it runs the release already
+    assert await device.report(deployment_id, "already-installed") == 204
+    assert await statistics(client, user_headers, deployment_id) == counts(already_installed=1)
+
+
+async def test_depends_are_ignored_below_the_enterprise_plan(aiohttp_client, make_settings, maker: ArtifactMaker) -> None:  # type: ignore[no-untyped-def]
+    from menderlite.app import create_app
+    from tests.support.users import admin_headers
+
+    client = await aiohttp_client(create_app(make_settings(tenantadm={"default_plan": "professional"})))
+    headers = await admin_headers(client)
+    small = await upload_ok(client, headers, maker.single_file("plan-depends", ("qemux86-64",), size=6000, extra=["-d", "rootfs-image.version:v1"]))
+    await upload_ok(client, headers, maker.single_file("plan-depends", ("qemux86-64",), size=9000, extra=["-d", "rootfs-image.version:v2"]))
+    device = await admit_device(client, provides={"rootfs-image.version": "v2"})
+    await create_deployment(client, headers, "plan-depends", [device.id])
+    instructions = await device.next()
+    assert instructions is not None and instructions["artifact"]["id"] == small
