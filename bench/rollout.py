@@ -64,7 +64,9 @@ def make_release(directory: Path, name: str) -> Path:
     return output
 
 
-def run(quick: bool, devices: int | None = None, poll_interval: float | None = None) -> dict[str, Any]:
+def run(
+    quick: bool, devices: int | None = None, poll_interval: float | None = None, idle_check_ins: int | None = None
+) -> dict[str, Any]:
     preset = QUICK if quick else FULL
     count = devices or int(preset["devices"])  # type: ignore[call-overload]
     intervals = {"custom": poll_interval} if poll_interval else dict(preset["intervals"])  # type: ignore[call-overload]
@@ -88,7 +90,7 @@ def run(quick: bool, devices: int | None = None, poll_interval: float | None = N
                     {"label": label, "interval": interval, "release": release}
                     for (label, interval), release in zip(intervals.items(), releases)
                 ],
-                "idle_check_ins": preset["idle_check_ins"],
+                "idle_check_ins": idle_check_ins or preset["idle_check_ins"],
             }
             spec_path = directory / "spec.json"
             spec_path.write_text(json.dumps(spec))

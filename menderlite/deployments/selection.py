@@ -8,13 +8,15 @@
 4. Otherwise the smallest compatible artifact is assigned (once, and again if the device type changes);
    none fits: `noartifact`. 5. Instructions for that artifact.
 
-`CheckIn` runs the decision on a session. Whatever needs another session (the inventory's filter matches, the
-device lists of static deployments) is fetched before, never while a session is held: nested sessions could
-exhaust the read pool under load and wait for each other forever. In read mode it answers when nothing needs writing (the common
-case: no database writes and no write lock for a device with nothing to do) and returns NEEDS_WRITE as soon
-as the outcome would change data. In write mode, inside the single serialized write transaction, it decides
-again on current data and records the outcome, so a decision and its effect are one atomic step: two
-devices cannot take the same phase slot and `max_devices` cannot be exceeded.
+`CheckIn` runs the decision on a session. In read mode it answers when nothing needs writing (the common
+case: no write lock for a device with nothing to do) and returns NEEDS_WRITE as soon as the outcome would
+change data. In write mode, inside the serialized write transaction (a batch of the write combiner), it
+decides again on current data and records the outcome, so a decision and its effect are one atomic step:
+two devices cannot take the same phase slot and `max_devices` cannot be exceeded.
+
+Whatever needs another session (the inventory's filter matches, the device lists of static deployments) is
+fetched before a session is opened, never while one is held: nested sessions could exhaust the read pool
+under load and then wait for each other forever.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from menderlite.db import new_id
 from menderlite.deployments import models
 from menderlite.deployments.artifacts import ArtifactRecord
-from menderlite.deployments.inputs import NextRequest
 from menderlite.deployments.checkin_cache import OpenDeployment
+from menderlite.deployments.inputs import NextRequest
 from menderlite.deployments.rollout import (
     ALREADY_INSTALLED,
     DEPLOYMENT_FINISHED,

@@ -186,6 +186,20 @@ class DeviceDeploymentView:
         return document
 
 
+@dataclass(frozen=True)
+class _Targets:
+    """Who a new deployment is for: a device list, or (dynamic) a saved filter and its matches now."""
+
+    devices: Sequence[str]
+    saved_filter: dict[str, Any] | None = None
+    initial_device_count: int | None = None
+
+    @property
+    def total(self) -> int:
+        """The device count phases are sized from."""
+        return self.initial_device_count or 0 if self.saved_filter is not None else len(self.devices)
+
+
 def statistics_document(stats: Mapping[str, int]) -> dict[str, int]:
     return {key: int(stats.get(key, 0)) for key in STATS_KEYS}
 
@@ -212,24 +226,9 @@ class DeploymentsService:
         `spec.filter_id`) to the devices matching a saved filter when they check in; returns its id."""
         tenant_id = identity.tenant_id
         self._check_plan(identity.plan, spec)
-        saved_filter: dict[str, Any] | None = None
-        initial_device_count: int | None = None
-        devices: Sequence[str] = spec.devices
-        if spec.filter_id is not None:
-            saved_filter = await self.ctx.inventory.get_filter(tenant_id, spec.filter_id)
-            if saved_filter is None:
-                raise ApiError(400, MSG_FILTER_NOT_FOUND)
-            saved_filter = {"id": saved_filter["id"], "name": saved_filter["name"], "terms": list(saved_filter.get("terms") or [])}
-            initial_device_count = await self.ctx.inventory.count_matching(tenant_id, saved_filter["terms"])
-        elif group is not None:
-            devices = list(dict.fromkeys(await self.ctx.inventory.device_ids_in_group(tenant_id, group, status="accepted")))
-            if not devices:
-                raise ApiError(400, MSG_NO_DEVICES)
-        await self._check_group_restriction(identity, devices, saved_filter)
-        total = initial_device_count if saved_filter is not None else len(devices)
-        sizes = phase_sizes([phase.batch_size for phase in spec.phases], total or 0) if spec.phases else []
-        if not await self.artifacts.artifacts_named(tenant_id, spec.artifact_name):
-            raise ApiError(422, MSG_NO_ARTIFACT)
+        targets = await self._targets(tenant_id, spec, group)
+        await self._check_group_restriction(identity, targets)
+        sizes = phase_sizes([phase.batch_size for phase in spec.phases], targets.total) if spec.phases else []
         deployment_id = new_id()
         async with self.ctx.db.write() as session:
             artifact_ids = list(
@@ -242,43 +241,68 @@ class DeploymentsService:
             if not artifact_ids:
                 raise ApiError(422, MSG_NO_ARTIFACT)
             seq = (await session.scalar(select(func.max(models.Deployment.seq))) or 0) + 1
-            now = self.clock()
-            session.add(
-                models.Deployment(
-                    id=deployment_id,
-                    tenant_id=tenant_id,
-                    seq=seq,
-                    name=spec.name,
-                    artifact_name=spec.artifact_name,
-                    created=now,
-                    finished=None,
-                    status=DEPLOYMENT_PENDING,
-                    starts_at=spec.phases[0].start_ts if spec.phases else None,
-                    device_count=0,
-                    max_devices=spec.max_devices if saved_filter is not None else len(devices),
-                    retries=spec.retries,
-                    dynamic=saved_filter is not None,
-                    filter=saved_filter,
-                    initial_device_count=initial_device_count,
-                    artifact_ids=artifact_ids,
-                    stats=empty_stats(),
-                    phases=new_phases(
-                        [new_id() for _ in spec.phases],
-                        [phase.batch_size for phase in spec.phases],
-                        [phase.start_ts for phase in spec.phases],
-                        sizes,
-                    ),
-                )
-            )
+            session.add(self._new_deployment(deployment_id, tenant_id, seq, spec, targets, sizes, artifact_ids))
             await session.flush()
-            await self._add_parts(session, tenant_id, deployment_id, seq, artifact_ids, devices)
+            await self._add_parts(session, tenant_id, deployment_id, seq, artifact_ids, targets.devices)
             self.cache.invalidate_tenant(session, tenant_id)
-            if devices:
-                targets = frozenset(devices)
-                after_commit(session, lambda: self.cache.remember_targets(deployment_id, targets))
+            if targets.devices:
+                device_set = frozenset(targets.devices)
+                after_commit(session, lambda: self.cache.remember_targets(deployment_id, device_set))
             self._forget_artifacts(tenant_id, artifact_ids)
             after_commit(session, lambda: self._forget_artifacts(tenant_id, artifact_ids))
         return deployment_id
+
+    async def _targets(self, tenant_id: str, spec: NewDeployment, group: str | None) -> _Targets:
+        if spec.filter_id is not None:
+            saved = await self.ctx.inventory.get_filter(tenant_id, spec.filter_id)
+            if saved is None:
+                raise ApiError(400, MSG_FILTER_NOT_FOUND)
+            saved_filter = {"id": saved["id"], "name": saved["name"], "terms": list(saved.get("terms") or [])}
+            matching = await self.ctx.inventory.count_matching(tenant_id, saved_filter["terms"])
+            return _Targets(devices=(), saved_filter=saved_filter, initial_device_count=matching)
+        if group is not None:
+            devices = tuple(dict.fromkeys(await self.ctx.inventory.device_ids_in_group(tenant_id, group, status="accepted")))
+            if not devices:
+                raise ApiError(400, MSG_NO_DEVICES)
+            return _Targets(devices=devices)
+        return _Targets(devices=spec.devices)
+
+    def _new_deployment(
+        self,
+        deployment_id: str,
+        tenant_id: str,
+        seq: int,
+        spec: NewDeployment,
+        targets: _Targets,
+        sizes: Sequence[int | None],
+        artifact_ids: list[str],
+    ) -> models.Deployment:
+        dynamic = targets.saved_filter is not None
+        return models.Deployment(
+            id=deployment_id,
+            tenant_id=tenant_id,
+            seq=seq,
+            name=spec.name,
+            artifact_name=spec.artifact_name,
+            created=self.clock(),
+            finished=None,
+            status=DEPLOYMENT_PENDING,
+            starts_at=spec.phases[0].start_ts if spec.phases else None,
+            device_count=0,
+            max_devices=spec.max_devices if dynamic else len(targets.devices),
+            retries=spec.retries,
+            dynamic=dynamic,
+            filter=targets.saved_filter,
+            initial_device_count=targets.initial_device_count,
+            artifact_ids=artifact_ids,
+            stats=empty_stats(),
+            phases=new_phases(
+                [new_id() for _ in spec.phases],
+                [phase.batch_size for phase in spec.phases],
+                [phase.start_ts for phase in spec.phases],
+                sizes,
+            ),
+        )
 
     @staticmethod
     async def _add_parts(
@@ -310,20 +334,18 @@ class DeploymentsService:
         if spec.filter_id is not None and plan not in PLANS_WITH_DYNAMIC_DEPLOYMENTS:
             raise ApiError(403, MSG_PLAN)
 
-    async def _check_group_restriction(
-        self, identity: Identity, devices: Sequence[str], saved_filter: dict[str, Any] | None
-    ) -> None:
+    async def _check_group_restriction(self, identity: Identity, targets: _Targets) -> None:
         """A user whose roles allow deployments only to some device groups may target only their devices
         (for a dynamic deployment: the filter must itself limit the devices to those groups)."""
         allowed = await self.ctx.useradm.deployment_group_restriction(identity)
         if allowed is None:
             return
-        if saved_filter is not None:
-            if not filter_within_groups(saved_filter["terms"], allowed):
+        if targets.saved_filter is not None:
+            if not filter_within_groups(targets.saved_filter["terms"], allowed):
                 raise ApiError(403, MSG_GROUPS)
             return
-        groups = await self.ctx.inventory.groups_of(identity.tenant_id, list(devices))
-        if any(groups.get(device_id) not in allowed for device_id in devices):
+        groups = await self.ctx.inventory.groups_of(identity.tenant_id, list(targets.devices))
+        if any(groups.get(device_id) not in allowed for device_id in targets.devices):
             raise ApiError(403, MSG_GROUPS)
 
     # --- reading ----------------------------------------------------------------------------------------
