@@ -456,7 +456,8 @@ class DeploymentsService:
 
     async def abort_deployment(self, tenant_id: str, deployment_id: str) -> None:
         """Active device deployments become `aborted` and the deployment finishes; devices that have not
-        checked in yet never get it."""
+        checked in yet never get it. An unknown id is 404 as the reference documents (the real service
+        answers 422 there); an already finished deployment is 422."""
         async with self.ctx.db.write() as session:
             deployment = await self._deployment_row(session, tenant_id, deployment_id)
             if deployment is None:

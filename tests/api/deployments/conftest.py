@@ -49,4 +49,3 @@ def stored_files(ctx: Context) -> list[str]:
 @pytest.fixture
 def maker(artifact_maker: ArtifactMaker) -> ArtifactMaker:  # noqa: F811
     return artifact_maker
-

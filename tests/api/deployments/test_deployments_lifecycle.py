@@ -284,3 +284,19 @@ async def test_oldest_deployment_first_then_the_next(client: TestClient, user_he
     assert device.artifact_name == "order-b"
     assert await device.next() is None
 
+
+
+async def test_a_new_log_replaces_the_previous_one(client: TestClient, user_headers: dict[str, str], release: str) -> None:
+    device = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, release, [device.id], retries=1)
+    instructions = await device.next()
+    assert instructions is not None
+    await device.install(instructions, outcome="failure")
+    second = [{"level": "error", "message": "second attempt failed", "timestamp": "2026-11-26T10:00:00.5Z"}]
+    instructions = await device.next()
+    assert instructions is not None
+    assert await device.report(deployment_id, "failure") == 204
+    assert await device.upload_log(deployment_id, second) == 204
+    response = await client.get(f"{DEPLOYMENTS}/{deployment_id}/devices/{device.id}/log", headers=user_headers)
+    assert await response.text() == "2026-11-26 10:00:00.5 +0000 UTC error: second attempt failed\n"
+    assert await statistics(client, user_headers, deployment_id) == counts(failure=1)
