@@ -120,6 +120,10 @@ class DeploymentsSettings:
     artifact_verify_keys: list[str] = field(
         default_factory=list, metadata=_help("RSA or ECDSA public keys (PEM files or PEM text); signed uploads must verify with one, else 400")
     )
+    check_in_cache_size: int = field(
+        default=100000,
+        metadata=_help("devices remembered as having nothing to do (~100 bytes each), so their check-ins skip the database; 0: no cache"),
+    )
 
 
 @dataclass(frozen=True)

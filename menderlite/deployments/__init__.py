@@ -8,13 +8,21 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from menderlite.context import Context
-from menderlite.deployments import routes_download, routes_internal, routes_management
+from menderlite.deployments import (
+    routes_devices,
+    routes_download,
+    routes_internal,
+    routes_management,
+    routes_management_v2,
+)
 from menderlite.deployments.service import DeploymentsService
 
 
 def setup(app: web.Application, ctx: Context) -> None:
     ctx.deployments = DeploymentsService(ctx)
     app.router.add_routes(routes_management.routes)
+    app.router.add_routes(routes_management_v2.routes)
+    app.router.add_routes(routes_devices.routes)
     app.router.add_routes(routes_internal.routes)
     app.router.add_routes(routes_download.routes)
     app.cleanup_ctx.append(_generation_worker(ctx))

@@ -351,6 +351,9 @@ class ArtifactsService:
             row = await self._row(session, tenant_id, artifact_id)
             if row is None:
                 raise ApiError(404, MSG_NOT_FOUND)
+            # Again inside the transaction: a deployment created since the check above must keep its artifact.
+            if await self.ctx.deployments.artifact_in_use(tenant_id, artifact_id, unfinished_only=True, session=session):
+                raise ApiError(409, "Artifact is used in active deployment")
             key = row.storage_key
             await session.execute(delete(models.ArtifactDependsKey).where(models.ArtifactDependsKey.artifact_id == artifact_id))
             await session.delete(row)

@@ -10,7 +10,9 @@ import re
 from aiohttp import web
 
 from menderlite.deployments.routes_management import ARTIFACT_LOCATION, artifacts_service, receive_artifact_upload
-from menderlite.web import ApiError, health, json_response, read_json_object  # noqa: F401
+from menderlite.deployments.inputs import parse_list_query
+from menderlite.deployments.routes_devices import deployments_service
+from menderlite.web import ApiError, health, json_response, paging_headers, parse_paging, read_json_object
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/deployments"
@@ -63,3 +65,15 @@ async def create_tenant(request: web.Request) -> web.Response:
 async def upload_tenant_artifact(request: web.Request) -> web.Response:
     artifact_id = await receive_artifact_upload(request, tenant_param(request), allow_artifact_id=True)
     return web.Response(status=201, headers={"Location": ARTIFACT_LOCATION.format(id=artifact_id)})
+
+
+@routes.get(f"{PREFIX}/tenants/{{id}}/deployments")
+async def list_tenant_deployments(request: web.Request) -> web.Response:
+    """Same filters as the management list; everything unless `page` or `per_page` is given; X-Total-Count."""
+    tenant_id = tenant_param(request)
+    query = parse_list_query(request.query)
+    paged = "page" in request.query or "per_page" in request.query
+    page = parse_paging(request) if paged else None
+    views, total, has_next = await deployments_service(request).list_deployments(tenant_id, query, page)
+    headers = paging_headers(request, page, has_next=has_next, total=total) if page else {"X-Total-Count": str(total)}
+    return json_response([view.to_api() for view in views], headers=headers)

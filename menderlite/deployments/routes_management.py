@@ -1,4 +1,5 @@
-"""Management API of deployments (/api/management/v1/deployments): artifacts, releases, storage limits.
+"""Management API of deployments (/api/management/v1/deployments): artifacts, releases, storage limits and
+deployments.
 
 Route order matters for aiohttp: `/deployments/releases` is registered before any `/deployments/{id}`.
 """
@@ -12,8 +13,10 @@ from aiohttp import web
 
 from menderlite.deployments.artifacts import GenerateRequest, UploadMeta, canonical_uuid, safe_file_name
 from menderlite.deployments.forms import file_chunks, optional_size, read_form
+from menderlite.deployments.inputs import parse_list_query, parse_new_deployment, require_uuid4
+from menderlite.deployments.routes_devices import deployments_service
 from menderlite.timeutil import rfc3339
-from menderlite.web import ApiError, identity_of, json_response, read_json_object
+from menderlite.web import ApiError, identity_of, json_response, paging_headers, parse_paging, read_json_object
 from menderlite.web.urls import base_url
 
 if TYPE_CHECKING:
@@ -159,3 +162,90 @@ async def artifact_download_link(request: web.Request) -> web.Response:
 async def storage_usage(request: web.Request) -> web.Response:
     usage = await artifacts_service(request).storage_usage(identity_of(request).tenant_id)
     return json_response({"limit": usage.limit, "usage": usage.usage})
+
+
+# --- deployments (registered after /deployments/releases) ----------------------------------------------
+
+DEPLOYMENT_LOCATION = PREFIX + "/deployments/{id}"
+
+
+def _tenant(request: web.Request) -> str:
+    return identity_of(request).tenant_id
+
+
+@routes.get(f"{PREFIX}/deployments")
+async def list_deployments(request: web.Request) -> web.Response:
+    query = parse_list_query(request.query)
+    page = parse_paging(request)
+    views, total, has_next = await deployments_service(request).list_deployments(_tenant(request), query, page)
+    return json_response(
+        [view.to_api() for view in views], headers=paging_headers(request, page, has_next=has_next, total=total)
+    )
+
+
+@routes.post(f"{PREFIX}/deployments")
+async def create_deployment(request: web.Request) -> web.Response:
+    spec = parse_new_deployment(await read_json_object(request), "devices")
+    deployment_id = await deployments_service(request).create_deployment(identity_of(request), spec)
+    return web.Response(status=201, headers={"Location": DEPLOYMENT_LOCATION.format(id=deployment_id)})
+
+
+@routes.post(f"{PREFIX}/deployments/group/{{name}}")
+async def create_group_deployment(request: web.Request) -> web.Response:
+    spec = parse_new_deployment(await read_json_object(request), "group")
+    deployment_id = await deployments_service(request).create_deployment(
+        identity_of(request), spec, group=request.match_info["name"]
+    )
+    return web.Response(status=201, headers={"Location": DEPLOYMENT_LOCATION.format(id=deployment_id)})
+
+
+@routes.delete(f"{PREFIX}/deployments/devices/{{id}}")
+async def remove_device_from_deployments(request: web.Request) -> web.Response:
+    await deployments_service(request).decommission_device(_tenant(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.get(f"{PREFIX}/deployments/{{id}}")
+async def show_deployment(request: web.Request) -> web.Response:
+    view = await deployments_service(request).get_deployment(_tenant(request), require_uuid4(request.match_info["id"]))
+    return json_response(view.to_api())
+
+
+@routes.put(f"{PREFIX}/deployments/{{id}}/status")
+async def abort_deployment(request: web.Request) -> web.Response:
+    deployment_id = require_uuid4(request.match_info["id"])
+    body = await read_json_object(request)
+    if body.get("status") != "aborted":
+        raise ApiError(400, "Unexpected deployment status")
+    await deployments_service(request).abort_deployment(_tenant(request), deployment_id)
+    return web.Response(status=204)
+
+
+@routes.get(f"{PREFIX}/deployments/{{id}}/statistics")
+async def deployment_statistics(request: web.Request) -> web.Response:
+    stats = await deployments_service(request).statistics(_tenant(request), require_uuid4(request.match_info["id"]))
+    return json_response(stats)
+
+
+@routes.get(f"{PREFIX}/deployments/{{id}}/devices")
+async def deployment_devices(request: web.Request) -> web.Response:
+    """All device deployments; paged (Link, X-Total-Count) only when `page` or `per_page` is given."""
+    deployment_id = require_uuid4(request.match_info["id"])
+    paged = "page" in request.query or "per_page" in request.query
+    page = parse_paging(request) if paged else None
+    views, total = await deployments_service(request).device_deployments(_tenant(request), deployment_id, page)
+    headers = paging_headers(request, page, has_next=page.offset + len(views) < total, total=total) if page else None
+    return json_response([view.to_api() for view in views], headers=headers)
+
+
+@routes.get(f"{PREFIX}/deployments/{{id}}/device_list")
+async def deployment_device_list(request: web.Request) -> web.Response:
+    device_ids = await deployments_service(request).device_list(_tenant(request), require_uuid4(request.match_info["id"]))
+    return json_response(device_ids)
+
+
+@routes.get(f"{PREFIX}/deployments/{{id}}/devices/{{device_id}}/log")
+async def device_deployment_log(request: web.Request) -> web.Response:
+    deployment_id = require_uuid4(request.match_info["id"])
+    text = await deployments_service(request).device_log(_tenant(request), deployment_id, request.match_info["device_id"])
+    return web.Response(text=text, content_type="text/plain")
