@@ -101,7 +101,11 @@ def inventory_requests(host: str, fleet: list[FleetDevice], method: str) -> list
     ]
 
 
-def run(quick: bool) -> dict[str, Any]:
+FIGURES = ("check_in", "inventory_put", "inventory_patch", "auth_request")
+
+
+def run(quick: bool, only: tuple[str, ...] = FIGURES, devices: int | None = None) -> dict[str, Any]:
+    """Figures 1-3; `only` picks some of them (tools and profiling)."""
     preset = QUICK if quick else FULL
     seconds, warmup = preset["seconds"], preset["warmup"]
     with tempfile.TemporaryDirectory(prefix="menderlite-bench-") as work:
@@ -109,16 +113,23 @@ def run(quick: bool) -> dict[str, Any]:
         server = start_server(directory / "data")  # default configuration: access log on
         try:
             pid, host = server.process.pid, f"127.0.0.1:{server.port}"
-            fleet = admit_fleet(server.url, management_token(server), int(preset["devices"]), int(preset["rsa_devices"]), directory / "fleet.json")
+            fleet = admit_fleet(
+                server.url, management_token(server), devices or int(preset["devices"]), int(preset["rsa_devices"]), directory / "fleet.json"
+            )
 
             def measure(requests: list[bytes]) -> dict[str, float]:
                 return measure_replay(server.url, pid, requests, seconds=seconds, warmup=warmup, directory=directory)
 
             results: dict[str, Any] = {"devices": len(fleet), "rsa_devices": int(preset["rsa_devices"]), "seconds": seconds}
-            results["check_in"] = measure(check_in_requests(host, fleet))
-            results["inventory_put"] = measure(inventory_requests(host, fleet, "PUT"))
-            results["inventory_patch"] = measure(inventory_requests(host, fleet, "PATCH"))
-            results["auth_request"] = measure(auth_requests(host, fleet))
+            builders = {
+                "check_in": lambda: check_in_requests(host, fleet),
+                "inventory_put": lambda: inventory_requests(host, fleet, "PUT"),
+                "inventory_patch": lambda: inventory_requests(host, fleet, "PATCH"),
+                "auth_request": lambda: auth_requests(host, fleet),
+            }
+            for name in FIGURES:
+                if name in only:
+                    results[name] = measure(builders[name]())
             results["server_log_bytes"] = server.log_path.stat().st_size
         finally:
             server.stop()
@@ -128,10 +139,12 @@ def run(quick: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.devices", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small fleet and short runs")
+    parser.add_argument("--only", nargs="+", choices=FIGURES, default=FIGURES, help="measure only these")
+    parser.add_argument("--devices", type=int, help="fleet size")
     args = parser.parse_args(argv)
-    results = run(args.quick)
+    results = run(args.quick, tuple(args.only), args.devices)
     rows = []
-    for name in ("check_in", "auth_request", "inventory_put", "inventory_patch"):
+    for name in args.only:
         figures = results[name]
         rows.append((
             name,
