@@ -13,8 +13,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from bench.common import measure_replay, python, raw_request
+from bench.common import measure_replay, pin_server, python, raw_request
 from tests.support.server import free_port
 
 DEVICE_TOKEN_LENGTH = 780  # a device JWT signed with RS256 and a 3072-bit key is about this long
@@ -46,7 +47,7 @@ class BareServer:
         self.process.wait(timeout=10)
 
 
-def json_ceiling(seconds: float, warmup: float, body: bytes, devices: int = 1000) -> dict[str, float]:
+def json_ceiling(seconds: float, warmup: float, body: bytes, *, rounds: int = 1, devices: int = 1000) -> dict[str, Any]:
     """The bare app answering requests shaped like a device check-in (a POST with a JSON body and a token
     of a real token's length, a different one per device), replayed by wrk exactly as the check-in is."""
     with BareServer() as server, tempfile.TemporaryDirectory(prefix="menderlite-bench-") as work:
@@ -55,7 +56,10 @@ def json_ceiling(seconds: float, warmup: float, body: bytes, devices: int = 1000
             raw_request("POST", "/json", host, {"Authorization": f"Bearer {_fake_token()}", "Content-Type": "application/json"}, body)
             for _ in range(devices)
         ]
-        return measure_replay(server.url, server.process.pid, requests, seconds=seconds, warmup=warmup, directory=Path(work))
+        pin_server(server.process.pid)
+        return measure_replay(
+            server.url, server.process.pid, requests, seconds=seconds, warmup=warmup, rounds=rounds, directory=Path(work)
+        )
 
 
 def _fake_token() -> str:

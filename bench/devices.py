@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.artifacts import management_token
-from bench.common import measure_replay, print_table, raw_request
+from bench.common import measure_replay, pin_server, print_table, raw_request
 from bench.fleet import FleetDevice, admit_fleet
 from tests.support.devices import AUTH_PATH
 from tests.support.server import start_server
@@ -32,8 +32,8 @@ from tests.support.server import start_server
 NEXT = "/api/devices/v1/deployments/device/deployments/next"
 INVENTORY = "/api/devices/v1/inventory/device/attributes"
 DEVICE_TYPE = "raspberrypi4"
-FULL = {"devices": 1000, "rsa_devices": 64, "seconds": 10.0, "warmup": 2.0}
-QUICK = {"devices": 100, "rsa_devices": 8, "seconds": 2.0, "warmup": 1.0}
+FULL = {"devices": 1000, "rsa_devices": 64, "seconds": 5.0, "warmup": 2.0, "rounds": 3}
+QUICK = {"devices": 100, "rsa_devices": 8, "seconds": 2.0, "warmup": 1.0, "rounds": 1}
 INVENTORY_ROUNDS = 4  # distinct bodies per device (the uptime changes), replayed in turn
 
 
@@ -107,7 +107,7 @@ FIGURES = ("check_in", "inventory_put", "inventory_patch", "auth_request")
 def run(quick: bool, only: tuple[str, ...] = FIGURES, devices: int | None = None) -> dict[str, Any]:
     """Figures 1-3; `only` picks some of them (tools and profiling)."""
     preset = QUICK if quick else FULL
-    seconds, warmup = preset["seconds"], preset["warmup"]
+    seconds, warmup, rounds = preset["seconds"], preset["warmup"], int(preset["rounds"])
     with tempfile.TemporaryDirectory(prefix="menderlite-bench-") as work:
         directory = Path(work)
         server = start_server(directory / "data")  # default configuration: access log on
@@ -118,9 +118,13 @@ def run(quick: bool, only: tuple[str, ...] = FIGURES, devices: int | None = None
             )
 
             def measure(requests: list[bytes]) -> dict[str, float]:
-                return measure_replay(server.url, pid, requests, seconds=seconds, warmup=warmup, directory=directory)
+                return measure_replay(server.url, pid, requests, seconds=seconds, warmup=warmup, rounds=rounds, directory=directory)
 
-            results: dict[str, Any] = {"devices": len(fleet), "rsa_devices": int(preset["rsa_devices"]), "seconds": seconds}
+            pin_server(pid)
+
+            results: dict[str, Any] = {
+                "devices": len(fleet), "rsa_devices": int(preset["rsa_devices"]), "seconds": seconds, "rounds": rounds
+            }
             builders = {
                 "check_in": lambda: check_in_requests(host, fleet),
                 "inventory_put": lambda: inventory_requests(host, fleet, "PUT"),
