@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
@@ -10,15 +12,12 @@ from menderlite.web.request_id import HEADER
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %d %.1fms %s",
-            request.method,
-            request.path,
-            response.status,
-            time * 1000,
-            response.headers.get(HEADER, "-"),
-        )
+        # The record is made directly (logging.Logger.info would also look up the calling frame, which no
+        # format here shows) with the message already formatted: this runs for every request.
+        message = f"{request.method} {request.path} {response.status} {time * 1000:.1f}ms {response.headers.get(HEADER, '-')}"
+        logger = self.logger
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
 
     @property
     def enabled(self) -> bool:
-        return self.logger.isEnabledFor(20)
+        return self.logger.isEnabledFor(logging.INFO)
