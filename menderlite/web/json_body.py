@@ -10,9 +10,13 @@ from aiohttp import web
 from menderlite.web.errors import ApiError
 
 EMPTY = "JSON payload is empty"
+# What clients send (mender-client, mender-cli, browsers): accepted without parsing the header.
+_COMMON_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8"})
 
 
 def is_json_content_type(request: web.BaseRequest) -> bool:
+    if request.headers.get("Content-Type") in _COMMON_JSON_TYPES:
+        return True
     if request.content_type != "application/json":
         return False
     charset = request.charset
@@ -42,7 +46,8 @@ def parse_json(raw: bytes, context: str = "failed to decode request body") -> An
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        return json.loads(raw)
+        # UTF-8 only (the content type says so), like the real services: no BOM, no UTF-16/32 guessing.
+        return json.loads(raw.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"{context}: {exc}") from None
 
