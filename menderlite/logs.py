@@ -9,7 +9,10 @@ line-buffered, so every line is a `write` system call of its own. Here:
   single system call at the end of that turn; outside an event loop (or from another thread) it writes at
   once. Lines are never held longer than the turn that produced them; `flush()` and logging's shutdown
   write out what is pending;
-- LogRecords skip the thread, process and multiprocessing look-ups that the format does not use.
+- LogRecords skip the thread, process and multiprocessing look-ups that the format does not use;
+- `direct_handler(logger)` tells a caller that logs on every request (the access log) whether its lines
+  would reach nothing but this handler; if so, it may hand over finished lines (`line()`, `write_line()`)
+  without making a LogRecord, for the same output.
 """
 
 from __future__ import annotations
@@ -38,6 +41,15 @@ class LineFormatter(logging.Formatter):
             self._second = second
         return self.default_msec_format % (self._second_text, record.msecs)
 
+    def line(self, created: float, levelname: str, name: str, message: str) -> str:
+        """What `format()` makes of a record with these fields (no exception, no stack)."""
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime(self.default_time_format, self.converter(created))
+            self._second = second
+        msecs = int((created - second) * 1000)
+        return f"{self._second_text},{msecs:03d} {levelname} {name}: {message}"
+
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler that writes the lines of one event-loop turn together (see the module docstring)."""
@@ -48,10 +60,15 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + self.terminator
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
+        self.write_line(line)
+
+    def write_line(self, line: str) -> None:
+        """Write a formatted line (batched as described above)."""
+        line += self.terminator
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -78,6 +95,26 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.stream.flush()
         finally:
             self.release()
+
+
+def direct_handler(logger: logging.Logger, level: int = logging.INFO) -> tuple[BatchingStreamHandler, LineFormatter] | None:
+    """The handler (and its formatter) that alone receives `logger`'s records at `level`, if it is ours and
+    nothing filters on the way; None otherwise (then log through `logging` as usual)."""
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.disabled or current.filters:
+            return None
+        found += [handler for handler in current.handlers if level >= handler.level]
+        if not current.propagate:
+            break
+        current = current.parent
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if type(handler) is not BatchingStreamHandler or handler.filters or type(handler.formatter) is not LineFormatter:
+        return None
+    return handler, handler.formatter
 
 
 def configure(level: str | int, stream: TextIO | None = None) -> None:

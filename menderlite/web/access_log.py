@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import logging
+import time as clock
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from menderlite import logs
 from menderlite.web.request_id import HEADER
 
 
 class AccessLogger(AbstractAccessLogger):
+    """aiohttp makes one per connection. When the lines go only to the stderr handler of `menderlite.logs`
+    (as `menderlite serve` sets logging up), they are handed over finished, without a LogRecord: this runs
+    for every request. Otherwise (other handlers, filters) they go through `logging`."""
+
+    def __init__(self, logger: logging.Logger, log_format: str) -> None:
+        super().__init__(logger, log_format)
+        self._direct = logs.direct_handler(logger)
+
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        # The record is made directly (logging.Logger.info would also look up the calling frame, which no
-        # format here shows) with the message already formatted: this runs for every request.
         message = f"{request.method} {request.path} {response.status} {time * 1000:.1f}ms {response.headers.get(HEADER, '-')}"
+        if self._direct is not None:
+            handler, formatter = self._direct
+            handler.write_line(formatter.line(clock.time(), "INFO", self.logger.name, message))
+            return
         logger = self.logger
         logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
