@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from menderlite.db import driver
+
 log = logging.getLogger(__name__)
 
 AFTER_COMMIT = "menderlite.after_commit"
@@ -90,6 +92,8 @@ SQLITE_FUNCTION_HOOKS: list[Callable[[Any], None]] = [register_regexp]
 def create_sqlite_engine(path: Path, *, pool_size: int, busy_timeout_ms: int, begin: str) -> AsyncEngine:
     engine = create_async_engine(
         sqlite_url(path),
+        # aiosqlite's connection with cursors that cost one thread round trip per statement (see driver.py)
+        async_creator=driver.connector(str(path), check_same_thread=False),
         poolclass=AsyncAdaptedQueuePool,
         pool_size=pool_size,
         max_overflow=0,
