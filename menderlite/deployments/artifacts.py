@@ -38,8 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.artifact import Artifact as ParsedArtifact
-from menderlite.artifact import ArtifactError, OperationCancelled, load_verify_keys, read_artifact
-from menderlite.artifact.writer import write_single_file_artifact
+from menderlite.artifact import ArtifactError, OperationCancelled, load_verify_keys
 from menderlite.config import ConfigError
 from menderlite.db import after_commit, utcnow
 from menderlite.deployments import models
@@ -505,6 +504,8 @@ class ArtifactsService:
         return _Received(path=path, size=size, sha256=digest.hexdigest())
 
     async def _parse(self, path: Path) -> ParsedArtifact:
+        from menderlite.artifact.reader import read_artifact  # loaded on first upload (see artifact/__init__.py)
+
         try:
             return await asyncio.to_thread(
                 read_artifact,
@@ -747,6 +748,8 @@ class ArtifactsService:
             )
         if generation is None:
             return
+        from menderlite.artifact.writer import write_single_file_artifact  # loaded on first use, like the reader
+
         raw_path = self.ctx.storage.local_path(generation.raw_key)
         temp = self.ctx.storage.new_temp_path()
         try:
