@@ -6,12 +6,16 @@ executes, fetches the rows and closes the cursor, each a round trip: four per qu
 the machines this runs on a round trip costs ~50 µs of CPU, more than most of our statements themselves
 (bench/: an inventory upload made ~30 of them).
 
-`Connection` is aiosqlite's connection with one change: its cursors execute the statement, fetch every row
-and close in ONE round trip, and then answer `fetchall()`, `fetchone()`, `description`, `rowcount` and
-`lastrowid` from what they brought back. Everything else (the thread, commit, rollback, functions, closing)
-is aiosqlite's, which SQLAlchemy's dialect drives as usual (`create_async_engine(..., async_creator=...)`).
-
-Fetching every row at once is what SQLAlchemy's adapter does anyway for ordinary (not server-side) cursors.
+`Connection` is aiosqlite's connection with these changes:
+- its cursors execute the statement, fetch every row and close in ONE round trip, and then answer
+  `fetchall()`, `fetchone()`, `description`, `rowcount` and `lastrowid` from what they brought back
+  (fetching every row at once is what SQLAlchemy's adapter does anyway for ordinary cursors);
+- `defer_begin(sql)` keeps a transaction's BEGIN until its first statement and sends both in one round
+  trip; a transaction that ran no statement costs no round trip at all (nothing to commit);
+- `rollback()` with no transaction open (as the pool does when a connection comes back after a commit)
+  costs no round trip.
+Everything else (the thread, commit, functions, closing) is aiosqlite's, which SQLAlchemy's dialect drives
+as usual (`create_async_engine(..., async_creator=...)`).
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ _Description = tuple[tuple[Any, ...], ...] | None
 _Outcome = tuple[_Description, int, int | None, list[Any]]
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
-    """In the connection's thread: the whole life of a cursor."""
+def _run(connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any) -> _Outcome:
+    """In the connection's thread: the transaction's BEGIN if still due, then the whole life of a cursor."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         cursor.execute(sql, parameters)
@@ -38,7 +44,9 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
         cursor.close()
 
 
-def _run_many(connection: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
+def _run_many(connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Iterable[Any]) -> _Outcome:
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         cursor.executemany(sql, parameters)
@@ -68,11 +76,13 @@ class PrefetchingCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Any = ()) -> PrefetchingCursor:
-        self._take(await self._connection._execute(_run, self._connection._conn, sql, parameters))
+        connection = self._connection
+        self._take(await connection._execute(_run, connection._conn, connection.take_begin(), sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> PrefetchingCursor:
-        self._take(await self._connection._execute(_run_many, self._connection._conn, sql, parameters))
+        connection = self._connection
+        self._take(await connection._execute(_run_many, connection._conn, connection.take_begin(), sql, parameters))
         return self
 
     def _take(self, outcome: _Outcome) -> None:
@@ -124,9 +134,30 @@ class _CursorContext:
 
 
 class Connection(aiosqlite.Connection):
+    _begin: str | None = None
+
     def cursor(self) -> _CursorContext:  # type: ignore[override]
         """A cursor made without a round trip (the sqlite3 cursor lives only inside each execute)."""
         return _CursorContext(self)
+
+    def defer_begin(self, sql: str) -> None:
+        """Open a transaction with `sql` (e.g. `BEGIN IMMEDIATE`) together with its first statement."""
+        self._begin = sql
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    async def commit(self) -> None:
+        if self.take_begin() is not None:
+            return  # the transaction never started: nothing to commit
+        await super().commit()
+
+    async def rollback(self) -> None:
+        self._begin = None
+        if self._connection is not None and not self._connection.in_transaction:
+            return  # nothing to roll back (the pool's reset after a commit)
+        await super().rollback()
 
 
 def connector(path: str, **options: Any) -> Callable[[], Any]:

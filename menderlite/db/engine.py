@@ -52,7 +52,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
 
 def _begin_with(statement: str) -> Callable[[Connection], None]:
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(statement)
+        # Sent with the transaction's first statement, in the same round trip to the connection's thread.
+        connection.connection.driver_connection.defer_begin(statement)  # type: ignore[union-attr]
 
     return on_begin
 
