@@ -2,8 +2,9 @@
 
     python -m bench [--quick] [--json PATH] [--only STEP ...]
 
-Steps (all by default, in this order): ceilings, devices (figures 1-3), rollout (4), artifacts (5, with the
-FileResponse ceiling), management (6), startup (7). `--quick` runs every step with small sizes (under two
+Steps (all by default, in this order): devices (figures 1-3, with the JSON ceiling), rollout (4), artifacts
+(5, with the FileResponse ceiling), management (6), startup (7). Each ceiling is measured in turns with the
+figure it is the denominator of. `--quick` runs every step with small sizes (under two
 minutes on two cores; CI runs it so that the benchmarks keep working). The verdicts are benchmarks, not
 tests: the command fails only when a step crashes. See bench/README.md for what each figure means.
 """
@@ -23,8 +24,8 @@ from typing import Any
 
 from bench.common import Row, have_wrk, print_table, write_json
 
-STEPS = ("ceilings", "devices", "rollout", "artifacts", "management", "startup")
-NEEDS_WRK = ("ceilings", "devices")
+STEPS = ("devices", "rollout", "artifacts", "management", "startup")
+NEEDS_WRK = ("devices",)
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
 # Goals (issue 9).
@@ -68,13 +69,6 @@ def _read(path: str) -> str:
 # --- the steps --------------------------------------------------------------------------------------------
 
 
-def step_ceilings(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
-    from bench import ceilings, devices
-
-    seconds, rounds = (2.0, 1) if quick else (5.0, 3)
-    return {"json": ceilings.json_ceiling(seconds, 1.0, devices.check_in_body(), rounds=rounds)}
-
-
 def step_devices(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     from bench import devices
 
@@ -106,7 +100,6 @@ def step_startup(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
 
 
 RUNNERS: dict[str, Callable[[bool, dict[str, Any]], dict[str, Any]]] = {
-    "ceilings": step_ceilings,
     "devices": step_devices,
     "rollout": step_rollout,
     "artifacts": step_artifacts,
@@ -131,7 +124,7 @@ def _clean(figures: dict[str, Any]) -> bool:
 
 def rows_for(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    ceiling = results.get("ceilings", {}).get("json")
+    ceiling = results.get("devices", {}).get("json_ceiling")
     if ceiling:
         rows.append(Row("ceiling: bare aiohttp, JSON answer to a check-in-shaped POST", _load(ceiling)))
     if "artifacts" in results:
@@ -196,8 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=STEPS, metavar="STEP", help=f"run only these steps: {', '.join(STEPS)}")
     args = parser.parse_args(argv)
     steps = [step for step in STEPS if not args.only or step in args.only]
-    if "devices" in steps and "ceilings" not in steps:
-        steps.insert(0, "ceilings")  # the check-in's ratio needs the ceiling of the same run
     started = time.monotonic()
     results: dict[str, Any] = {}
     crashed: dict[str, str] = {}

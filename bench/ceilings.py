@@ -1,7 +1,9 @@
 """Ceilings measured in the same run: what a bare aiohttp app can do on this machine.
 
-- requests/s of a small JSON answer (the denominator of the check-in ratio),
-- MB/s of FileResponse serving a file (the denominator of the artifact download ratio).
+- requests/s of a small JSON answer to check-in-shaped requests (the denominator of the check-in ratio),
+  measured by bench/devices.py in turns with the check-in;
+- MB/s of FileResponse serving the artifact file (the denominator of the download ratio), measured by
+  bench/artifacts.py in turns with the artifact download.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.common import load_cpus, measure_replay, pin_server, python, raw_request
+from bench.common import load_cpus, python, raw_request
 from tests.support.server import free_port
 
 DEVICE_TOKEN_LENGTH = 780  # a device JWT signed with RS256 and a 3072-bit key is about this long
@@ -47,19 +48,11 @@ class BareServer:
         self.process.wait(timeout=10)
 
 
-def json_ceiling(seconds: float, warmup: float, body: bytes, *, rounds: int = 1, devices: int = 1000) -> dict[str, Any]:
-    """The bare app answering requests shaped like a device check-in (a POST with a JSON body and a token
-    of a real token's length, a different one per device), replayed by wrk exactly as the check-in is."""
-    with BareServer() as server, tempfile.TemporaryDirectory(prefix="menderlite-bench-") as work:
-        host = f"127.0.0.1:{server.port}"
-        requests = [
-            raw_request("POST", "/json", host, {"Authorization": f"Bearer {_fake_token()}", "Content-Type": "application/json"}, body)
-            for _ in range(devices)
-        ]
-        pin_server(server.process.pid)
-        return measure_replay(
-            server.url, server.process.pid, requests, seconds=seconds, warmup=warmup, rounds=rounds, directory=Path(work)
-        )
+def json_ceiling_requests(host: str, body: bytes, devices: int = 1000) -> list[bytes]:
+    """Requests shaped like a device check-in (a POST with a JSON body and a token of a real token's length,
+    a different one per device), for the bare app's /json."""
+    headers = {"Content-Type": "application/json"}
+    return [raw_request("POST", "/json", host, {"Authorization": f"Bearer {_fake_token()}", **headers}, body) for _ in range(devices)]
 
 
 def _fake_token() -> str:
@@ -82,10 +75,3 @@ def curl_download(url: str, *, runs: int = 3, headers: dict[str, str] | None = N
         if not best or measured["mb_per_second"] > best["mb_per_second"]:
             best = measured
     return best
-
-
-def file_ceiling(file_path: Path, runs: int = 3) -> dict[str, Any]:
-    """aiohttp's FileResponse serving `file_path` (sendfile), fetched as the artifact download is."""
-    with BareServer(file_path) as server:
-        pin_server(server.process.pid)
-        return curl_download(server.url + "/file", runs=runs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -142,8 +143,8 @@ def run_wrk(url: str, *, seconds: float, connections: int = CONNECTIONS, threads
     elapsed_match = re.search(r"requests in ([\d.]+)(ms|s|m)", output)
     elapsed = float(elapsed_match.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[elapsed_match.group(2)]  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)  # the latency distribution lines, not "75.50%"
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
@@ -170,27 +171,50 @@ def replay(url: str, requests: Sequence[bytes], *, seconds: float, directory: Pa
     """wrk replaying `requests` round robin (e.g. one per device) against `url` for `seconds`."""
     if any(b"\0" in request for request in requests):
         raise ValueError("a request holds a NUL byte")
-    path = directory / "wrk-requests.bin"
-    path.write_bytes(b"\0".join(requests))
+    data = b"\0".join(requests)
+    path = directory / f"wrk-requests-{hashlib.blake2b(data, digest_size=8).hexdigest()}.bin"
+    if not path.exists():
+        path.write_bytes(data)
     return run_wrk(url, seconds=seconds, connections=connections, script=REPLAY_SCRIPT, env={"WRK_REQUESTS": str(path)})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under load: where, its process (for CPU time) and the requests to replay."""
+
+    url: str
+    pid: int
+    requests: Sequence[bytes]
+
+
+def measure_interleaved(
+    targets: dict[str, Target], *, seconds: float, directory: Path, warmup: float = 1.0, rounds: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Each target's requests/s, latency and CPU time per request: after a warm-up, `rounds` rounds in which
+    every target gets one run in turn (so that other work on the machine hits all alike); each target's
+    best round (most requests/s) is reported, errors and non-2xx answers are summed over all rounds."""
+    for target in targets.values():
+        if warmup:
+            replay(target.url, target.requests, seconds=warmup, directory=directory)
+    measured: dict[str, list[tuple[WrkResult, float]]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            before = cpu_seconds(target.pid)
+            result = replay(target.url, target.requests, seconds=seconds, directory=directory)
+            measured[name].append((result, cpu_seconds(target.pid) - before))
+    return {name: _best(runs) for name, runs in measured.items()}
 
 
 def measure_replay(
     url: str, pid: int, requests: Sequence[bytes], *, seconds: float, directory: Path, warmup: float = 1.0, rounds: int = 1
 ) -> dict[str, Any]:
-    """Requests/s, latency and the server's CPU time per request of a replay, after a warm-up replay.
+    """`measure_interleaved` of one server."""
+    target = Target(url, pid, requests)
+    return measure_interleaved({"only": target}, seconds=seconds, directory=directory, warmup=warmup, rounds=rounds)["only"]
 
-    With several `rounds` the best one (most requests/s) is reported: other work on the machine can only
-    slow a round down. Errors and non-2xx answers are summed over all rounds.
-    """
-    if warmup:
-        replay(url, requests, seconds=warmup, directory=directory)
-    measured = []
-    for _ in range(rounds):
-        before = cpu_seconds(pid)
-        result = replay(url, requests, seconds=seconds, directory=directory)
-        measured.append((result, cpu_seconds(pid) - before))
-    best, used = max(measured, key=lambda item: item[0].requests_per_second)
+
+def _best(runs: list[tuple[WrkResult, float]]) -> dict[str, Any]:
+    best, used = max(runs, key=lambda item: item[0].requests_per_second)
     return {
         "requests": best.requests,
         "requests_per_second": best.requests_per_second,
@@ -198,9 +222,9 @@ def measure_replay(
         "p99_ms": best.p99_ms,
         "cpu_us_per_request": used / max(best.requests, 1) * 1e6,
         "server_cpu_share": used / best.seconds if best.seconds else float("nan"),
-        "rounds_requests_per_second": [round(result.requests_per_second) for result, _ in measured],
-        "errors": sum(result.errors for result, _ in measured),
-        "non_2xx": sum(result.non_2xx for result, _ in measured),
+        "rounds_requests_per_second": [round(result.requests_per_second) for result, _ in runs],
+        "errors": sum(result.errors for result, _ in runs),
+        "non_2xx": sum(result.non_2xx for result, _ in runs),
     }
 
 

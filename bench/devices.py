@@ -6,7 +6,8 @@ The server runs as a user runs it: `menderlite serve` with the default configura
 written to a file). A simulated fleet (bench/fleet.py) is admitted for real; `wrk` then replays requests
 round robin over the fleet's devices, each with its own JWT (or its own signed auth request):
 
-1. check-in: `POST /api/devices/v1/deployments/device/deployments/next`, nothing pending (204);
+1. check-in: `POST /api/devices/v1/deployments/device/deployments/next`, nothing pending (204), measured in
+   turns with its ceiling: a bare aiohttp app on the same core answering requests of the same shape;
 2. auth request of an accepted device (RSA 3072 keys, as mender-client generates them): a new JWT (200);
 3. inventory upload of 20 attributes, as mender-client sends it, with PUT and with PATCH (200).
 
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.artifacts import management_token
-from bench.common import measure_replay, pin_server, print_table, raw_request
+from bench.ceilings import BareServer, json_ceiling_requests
+from bench.common import Target, measure_interleaved, measure_replay, pin_server, print_table, raw_request
 from bench.fleet import FleetDevice, admit_fleet
 from tests.support.devices import AUTH_PATH
 from tests.support.server import start_server
@@ -104,6 +106,21 @@ def inventory_requests(host: str, fleet: list[FleetDevice], method: str) -> list
 FIGURES = ("check_in", "inventory_put", "inventory_patch", "auth_request")
 
 
+def measure_check_in(
+    url: str, pid: int, requests: list[bytes], seconds: float, warmup: float, rounds: int, directory: Path
+) -> dict[str, Any]:
+    """The check-in and its ceiling (a bare aiohttp app on the same core, requests of the same shape), in
+    turns: {"check_in": ..., "json_ceiling": ...}."""
+    with BareServer() as bare:
+        pin_server(bare.process.pid)
+        ceiling = Target(bare.url, bare.process.pid, json_ceiling_requests(f"127.0.0.1:{bare.port}", check_in_body(), len(requests)))
+        measured = measure_interleaved(
+            {"json_ceiling": ceiling, "check_in": Target(url, pid, requests)},
+            seconds=seconds, warmup=warmup, rounds=rounds, directory=directory,
+        )
+    return measured
+
+
 def run(quick: bool, only: tuple[str, ...] = FIGURES, devices: int | None = None) -> dict[str, Any]:
     """Figures 1-3; `only` picks some of them (tools and profiling)."""
     preset = QUICK if quick else FULL
@@ -132,7 +149,9 @@ def run(quick: bool, only: tuple[str, ...] = FIGURES, devices: int | None = None
                 "auth_request": lambda: auth_requests(host, fleet),
             }
             for name in FIGURES:
-                if name in only:
+                if name == "check_in" and name in only:
+                    results.update(measure_check_in(server.url, pid, builders[name](), seconds, warmup, rounds, directory))
+                elif name in only:
                     results[name] = measure(builders[name]())
             results["server_log_bytes"] = server.log_path.stat().st_size
         finally:
@@ -148,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run(args.quick, tuple(args.only), args.devices)
     rows = []
-    for name in args.only:
+    for name in ("json_ceiling", *args.only):
+        if name not in results:
+            continue
         figures = results[name]
         rows.append((
             name,

@@ -74,6 +74,13 @@ _ACCEPTED_KEY = (
         AuthSet.pubkey_sha256 == bindparam("key_hash"),
     )
 )
+# What a token's verification reads when its verdict is not cached (the first request after a start).
+_TOKEN_STANDING = (
+    select(AuthSet.status, AuthSet.device_id, Device.decommissioning)
+    .join(Token, Token.id == AuthSet.id)
+    .join(Device, Device.id == AuthSet.device_id)
+    .where(Token.id == bindparam("token_id"), Token.tenant_id == bindparam("tenant"), AuthSet.tenant_id == bindparam("tenant"))
+)
 _EXTEND_TOKEN = (
     update(Token)
     .where(Token.tenant_id == bindparam("tenant"), Token.id == bindparam("token_id"), Token.expires_at < bindparam("new_expiry"))
@@ -333,14 +340,7 @@ class DevauthService:
         ):
             raise ApiError(401, UNAUTHORIZED)
         async with self.ctx.db.read() as session:
-            row = (
-                await session.execute(
-                    select(AuthSet.status, AuthSet.device_id, Device.decommissioning)
-                    .join(Token, Token.id == AuthSet.id)
-                    .join(Device, Device.id == AuthSet.device_id)
-                    .where(Token.id == token_id, Token.tenant_id == tenant_id, AuthSet.tenant_id == tenant_id)
-                )
-            ).one_or_none()
+            row = (await session.execute(_TOKEN_STANDING, {"tenant": tenant_id, "token_id": token_id})).one_or_none()
         if row is None or row.status != ACCEPTED or row.device_id != device_id or row.decommissioning:
             raise ApiError(401, UNAUTHORIZED)
         return Verdict(tenant_id, device_id, token_id, plan, float(claims["exp"]))
