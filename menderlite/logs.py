@@ -41,14 +41,14 @@ class LineFormatter(logging.Formatter):
             self._second = second
         return self.default_msec_format % (self._second_text, record.msecs)
 
-    def line(self, created: float, levelname: str, name: str, message: str) -> str:
-        """What `format()` makes of a record with these fields (no exception, no stack)."""
+    def line(self, created: float, levelname: str, name: str, message: str, end: str = "") -> str:
+        """What `format()` makes of a record with these fields (no exception, no stack), plus `end`."""
         second = int(created)
         if second != self._second:
             self._second_text = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
         msecs = int((created - second) * 1000)
-        return f"{self._second_text},{msecs:03d} {levelname} {name}: {message}"
+        return f"{self._second_text},{msecs:03d} {levelname} {name}: {message}{end}"
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -68,18 +68,22 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def write_line(self, line: str) -> None:
         """Write a formatted line (batched as described above)."""
-        line += self.terminator
+        self.write_text(line + self.terminator)
+
+    def write_text(self, line: str) -> None:
+        """Write a formatted line that ends with the terminator already."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None:
+        with self.lock:  # type: ignore[union-attr]  # flush() may run in another thread
+            if loop is None:
+                self._pending.append(line)
+                self.flush()
+                return
+            if not self._pending:
+                loop.call_soon(self.flush)  # after the callbacks of this turn that are ready now
             self._pending.append(line)
-            self.flush()
-            return
-        if not self._pending:
-            loop.call_soon(self.flush)  # after the callbacks of this turn that are ready now
-        self._pending.append(line)
 
     def flush(self) -> None:
         self.acquire()

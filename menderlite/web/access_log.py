@@ -25,7 +25,7 @@ class AccessLogger(AbstractAccessLogger):
         message = f"{request.method} {request.path} {response.status} {time * 1000:.1f}ms {response.headers.get(HEADER, '-')}"
         if self._direct is not None:
             handler, formatter = self._direct
-            handler.write_line(formatter.line(clock.time(), "INFO", self.logger.name, message))
+            handler.write_text(formatter.line(clock.time(), "INFO", self.logger.name, message, handler.terminator))
             return
         logger = self.logger
         logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
