@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness.api import ManagementApi
+from tests.e2e.harness.clients import unavailable
 from tests.e2e.harness.diagnostics import wait_for
 from tests.e2e.harness.server import E2EServer
 
@@ -93,6 +94,8 @@ def readme_management(tls_server: E2EServer) -> ManagementApi:
 
 def test_readme_section_commands_work(tls_server: E2EServer, readme_management: ManagementApi, make_device: Any,
                                       tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        unavailable("the README's commands need curl (apt-get install curl)")
     management = readme_management
     blocks = section_blocks()
     [config_block] = [block for block in blocks if block.language == "json"]
