@@ -240,6 +240,10 @@ def test_mender_cli_login_artifacts_and_devices(server: E2EServer, management: M
     artifact = artifacts.single_file("cli-v1", dest_dir="/opt/cli")
     upload = cli.upload(artifact, description="from mender-cli")
     assert upload.rc == 0, upload.output
+    mark = server.mark()
+    again = cli.upload(artifact)  # same name and device type: 409 on the real server too
+    assert again.rc != 0, again.output
+    server.wait_for_request("POST", "/api/management/v1/deployments/artifacts", 409, since=mark)
     # An artifact with payload meta-data too: mender-cli 1.9 fails on the whole list if it is not an array.
     assert cli.upload(directory_artifact_with_meta_data(artifacts, tmp_path)).rc == 0
     [record] = [a for a in management.artifacts() if a["name"] == "cli-v1"]
