@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -93,6 +94,10 @@ async def test_list_is_oldest_first_with_filters_and_paging(client: TestClient, 
         ("?page=0", "Param page is out of bounds"),
         ("?per_page=501", "Param per_page is out of bounds"),
         ("?per_page=x", "Can't parse param per_page"),
+        ("?page=x", "Can't parse param page"),
+        ("?page=" + "9" * 30, "Param page is out of bounds"),  # no offset that large fits in SQL
+        ("?page=9223372036854775807&per_page=500", "Param page is out of bounds"),
+        ("?page=" + "9" * 5000, "Can't parse param page"),
     ],
 )
 async def test_list_rejects_bad_parameters(management: Management, query: str, message: str) -> None:
@@ -223,10 +228,31 @@ async def test_preauthorize_rejects_bad_input(management: Management, body: Any,
     assert await management.devices() == []
 
 
-async def test_preauthorize_rejects_non_json(management: Management) -> None:
-    response = await management.call("POST", "/devices", data=b"{nope", headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{nope",
+        b"\xff",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"identity_data":{"n":' + b"1" * 5000 + b'},"pubkey":""}',
+    ],
+    ids=["not JSON", "not UTF-8", "too deep", "integer too long"],
+)
+async def test_preauthorize_rejects_non_json(management: Management, raw: bytes) -> None:
+    response = await management.call("POST", "/devices", data=raw, headers={"Content-Type": "application/json"})
     assert response.status == 400
     assert (await error_of(response)).startswith("failed to decode preauth request: ")
+
+
+async def test_preauthorize_rejects_identities_json_cannot_hold(management: Management) -> None:
+    pubkey = json.dumps(SimulatedDevice.create().public_key_pem)
+    deep = "[" * 900 + "]" * 900  # parses, but nests deeper than the identity encoder goes
+    for identity_data in ('{"n":1e400}', '{"n":NaN}', '{"n":-Infinity}', '{"deep":%s}' % deep):
+        body = f'{{"identity_data":{identity_data},"pubkey":{pubkey}}}'.encode()
+        response = await management.call("POST", "/devices", data=body, headers={"Content-Type": "application/json"})
+        assert response.status == 400
+        assert (await error_of(response)).startswith("failed to decode preauth request: ")
+    assert await management.devices() == []
 
 
 async def test_deleting_auth_sets(client: TestClient, management: Management) -> None:
