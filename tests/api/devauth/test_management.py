@@ -216,12 +216,19 @@ async def test_preauthorize_creates_a_device_and_conflicts_return_the_device(cli
         ({"identity_data": "mac=1", "pubkey": "PEM"}, "failed to decode preauth request: id_data: non zero value required;"),
         ({"identity_data": {"mac": "1"}}, "failed to decode preauth request: pubkey: non zero value required;"),
         ({"identity_data": {"mac": "1"}, "pubkey": "not a key"}, "failed to decode preauth request: cannot decode public key"),
+        ({"identity_data": {"mac": "1"}, "pubkey": 42}, "failed to decode preauth request: pubkey: non zero value required;"),
+        (
+            {"identity_data": {"mac": "1"}, "pubkey": "RSA-1024"},
+            "failed to decode preauth request: cannot decode public key: RSA key of 1024 bits is too short (minimum 2048)",
+        ),
         ([1, 2], "failed to decode preauth request: expected a JSON object"),
     ],
 )
 async def test_preauthorize_rejects_bad_input(management: Management, body: Any, message: str) -> None:
     if isinstance(body, dict) and body.get("pubkey") == "PEM":
         body["pubkey"] = SimulatedDevice.create().public_key_pem
+    if isinstance(body, dict) and body.get("pubkey") == "RSA-1024":
+        body["pubkey"] = SimulatedDevice.create("rsa", rsa_bits=1024).public_key_pem
     response = await management.call("POST", "/devices", json=body)
     assert response.status == 400
     assert await error_of(response) == message
@@ -341,3 +348,18 @@ async def test_device_limit(management: Management) -> None:
     other = await management.call("GET", "/limits/storage")
     assert other.status == 400
     assert await error_of(other) == "unsupported limit storage"
+
+
+async def test_bodies_must_be_json(client: TestClient, management: Management) -> None:
+    device = await pending_device(client)
+    device_id, auth_set_id = await management.auth_set_for_key(device)
+    body = b'{"status": "accepted"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"):
+        for method, path in (("POST", "/devices"), ("PUT", f"/devices/{device_id}/auth/{auth_set_id}/status")):
+            response = await management.call(method, path, data=body, headers={"Content-Type": content_type})
+            assert response.status == 415, (method, path, content_type)
+            assert await error_of(response) == "Bad Content-Type or charset, expected 'application/json'"
+    response = await management.call("PUT", f"/devices/{device_id}/auth/{auth_set_id}/status", json=["accepted"])
+    assert response.status == 400
+    assert await error_of(response) == "failed to decode status data: expected a JSON object"
+    assert (await management.device(device_id))["status"] == "pending"
