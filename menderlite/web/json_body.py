@@ -43,7 +43,7 @@ def parse_json(raw: bytes, context: str = "failed to decode request body") -> An
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
 
 
