@@ -315,3 +315,20 @@ async def test_wrong_content_type_on_every_json_endpoint(client: TestClient, use
     ]:
         response = await client.put(path, data=b"{}", headers={**headers, **plain})
         assert await error_of(response, 415) == "Bad Content-Type or charset, expected 'application/json'", path
+
+
+async def test_reports_for_a_deployment_the_device_is_not_in(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """404 for a device outside an existing deployment, and for one listed that has not checked in yet."""
+    await upload_ok(client, user_headers, maker.single_file("not-in-release"))
+    member, listed, outsider = await admit_device(client), await admit_device(client), await admit_device(client)
+    response = await client.post(
+        DEPLOYMENTS, json={"name": "n", "artifact_name": "not-in-release", "devices": [member.id, listed.id]}, headers=user_headers
+    )
+    deployment_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert await member.next() is not None
+    for device in (outsider, listed):
+        response = await client.put(f"{DEVICE_DEPLOYMENTS}/{deployment_id}/status", json={"status": "success"}, headers=device.headers)
+        assert await error_of(response, 404) == "Deployment not found"
+        assert await device.upload_log(deployment_id) == 404
+    statistics = await (await client.get(f"{DEPLOYMENTS}/{deployment_id}/statistics", headers=user_headers)).json()
+    assert statistics["pending"] == 1 and statistics["success"] == 0
