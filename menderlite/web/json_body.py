@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,8 @@ from aiohttp import web
 from menderlite.web.errors import ApiError
 
 EMPTY = "JSON payload is empty"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_json_content_type(request: web.BaseRequest) -> bool:
@@ -42,9 +45,22 @@ def parse_json(raw: bytes, context: str = "failed to decode request body") -> An
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
+    return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Lone UTF-16 surrogates (`"\\ud800"`) become U+FFFD, as Go's decoder does: such strings cannot be
+    encoded as UTF-8, so they would fail wherever they are stored or sent back."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 async def read_json_object(request: web.Request, context: str = "failed to decode request body") -> dict[str, Any]:

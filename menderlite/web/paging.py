@@ -13,7 +13,7 @@ from menderlite.web.urls import base_url
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
-MAX_OFFSET = 2**62  # offsets must fit a signed 64-bit SQL integer; beyond this no page can hold anything
+MAX_OFFSET = 2**63 - 1  # offsets are signed 64-bit integers in SQL: a page beyond them is out of bounds, not a 500
 
 
 @dataclass(frozen=True)
