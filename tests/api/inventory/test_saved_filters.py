@@ -135,7 +135,7 @@ async def test_filters_need_a_user(client: TestClient, device_headers) -> None:
         ("DELETE", f"{FILTERS}/x"),
         ("GET", f"{FILTERS}/x/search"),
     ):
-        response = await client.request(
-            method, path, json={"name": "a", "terms": RPI}, headers=await device_headers("f1")
-        )
-        assert response.status == 401
+        for headers in ({}, {"Authorization": "Bearer bogus"}, await device_headers("f1")):
+            response = await client.request(method, path, json={"name": "a", "terms": RPI}, headers=headers)
+            assert response.status == 401
+            assert (await response.json())["error"] in ("missing or invalid auth header", "invalid jwt")
