@@ -529,6 +529,10 @@ def _as_string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _as_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -538,10 +542,6 @@ def _as_time(value: Any) -> datetime | None:
         return None
     except OverflowError:  # year 1 east of UTC or year 9999 west of it: before or after every stored time
         return EARLIEST if value.strip().startswith("0001") else LATEST
-
-
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
-LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
