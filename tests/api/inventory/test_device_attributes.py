@@ -174,6 +174,31 @@ async def test_body_errors(client: TestClient, device_headers: Callable[..., Any
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"name": "a", "value": 1' + b"0" * 400 + b"}]",  # beyond float64
+        b'[{"name": "a", "value": [1, 1' + b"0" * 5000 + b"]}]",  # beyond Python's integer digit limit
+        b'[{"name": "a", "value": NaN}]',
+        b'[{"name": "a", "value": [Infinity]}]',
+        b'[{"name": "a", "value": "\\ud800"}]',
+        b'[{"name": "\\ud800", "value": "x"}]',
+        b'[{"name": "a", "value": "x", "description": "\\udfff"}]',
+        b'[{"name": "a", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+    ],
+    ids=["1e400", "5000-digits", "nan", "infinity", "surrogate-value", "surrogate-name", "surrogate-description", "deep"],
+)
+async def test_malformed_values_are_a_400(
+    client: TestClient, device_headers: Callable[..., Any], user_headers, method: str, raw: bytes
+) -> None:
+    headers = {**(await device_headers("dev-odd")), "Content-Type": "application/json"}
+    response = await client.request(method, DEVICE_ATTRIBUTES, data=raw, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]
+    assert (await client.get(f"{V1}/devices/dev-odd", headers=user_headers)).status == 404
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
 async def test_wrong_credentials(client: TestClient, user_headers: dict[str, str], method: str) -> None:
     body = [{"name": "a", "value": "1"}]
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, user_headers):
