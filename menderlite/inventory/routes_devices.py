@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from menderlite.inventory.http import inventory, read_body
+from menderlite.inventory.http import inventory
+from menderlite.web.json_body import read_json
 from menderlite.inventory.values import parse_attribute_list
 from menderlite.web import identity_of
 
@@ -19,7 +20,7 @@ PATH = "/api/devices/v1/inventory/device/attributes"
 
 async def _upload(request: web.Request, *, replace: bool) -> web.Response:
     identity = identity_of(request)
-    attributes = [attribute for _scope, attribute in parse_attribute_list(await read_body(request))]
+    attributes = [attribute for _scope, attribute in parse_attribute_list(await read_json(request))]
     await inventory(request).upload_attributes(identity.tenant_id, identity.subject, attributes, replace=replace)
     return web.Response(status=200)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from menderlite.inventory.http import inventory, read_body_object
+from menderlite.inventory.http import inventory
+from menderlite.web.json_body import read_json_object
 from menderlite.inventory.models import MAX_NAME_LENGTH
 from menderlite.inventory.values import parse_attribute_list
 from menderlite.web import ApiError, health
@@ -18,7 +19,7 @@ routes.get(f"{PREFIX}/health")(health.health)
 
 @routes.post(f"{PREFIX}/tenants")
 async def create_tenant(request: web.Request) -> web.Response:
-    body = await read_body_object(request)
+    body = await read_json_object(request)
     tenant_id = body.get("tenant_id")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise ApiError(400, "tenant_id must be provided")
@@ -29,7 +30,7 @@ async def create_tenant(request: web.Request) -> web.Response:
 @routes.post(f"{PREFIX}/devices")
 async def create_device(request: web.Request) -> web.Response:
     """Upsert a device (the `provision_device` workflow); the tenant comes from `?tenant_id=`."""
-    body = await read_body_object(request)
+    body = await read_json_object(request)
     device_id = body.get("id")
     if not isinstance(device_id, str) or not device_id:
         raise ApiError(400, "device id must be provided")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.filters import parse_query_filters, parse_sort_query
-from menderlite.inventory.http import inventory, offset_of, page_headers, read_body, read_body_object
+from menderlite.inventory.http import inventory, offset_of, page_headers
+from menderlite.web.json_body import read_json, read_json_object
 from menderlite.web import ApiError, identity_of, json_response, parse_paging
 
 routes = web.RouteTableDef()
@@ -66,7 +67,7 @@ async def get_device_group(request: web.Request) -> web.Response:
 
 @routes.put(PREFIX + "/devices/{id}/group")
 async def set_device_group(request: web.Request) -> web.Response:
-    body = await read_body_object(request, GROUP_DATA)
+    body = await read_json_object(request, GROUP_DATA)
     await inventory(request).set_device_group(
         identity_of(request).tenant_id, request.match_info["id"], body.get("group")
     )
@@ -99,7 +100,7 @@ async def list_group_devices(request: web.Request) -> web.Response:
 @routes.patch(PREFIX + "/groups/{name}/devices")
 async def add_devices_to_group(request: web.Request) -> web.Response:
     counts = await inventory(request).add_devices_to_group(
-        identity_of(request).tenant_id, request.match_info["name"], await read_body(request, GROUP_DATA)
+        identity_of(request).tenant_id, request.match_info["name"], await read_json(request, GROUP_DATA)
     )
     return json_response(counts)
 
@@ -107,6 +108,6 @@ async def add_devices_to_group(request: web.Request) -> web.Response:
 @routes.delete(PREFIX + "/groups/{name}/devices")
 async def remove_devices_from_group(request: web.Request) -> web.Response:
     counts = await inventory(request).remove_devices_from_group(
-        identity_of(request).tenant_id, request.match_info["name"], await read_body(request, GROUP_DATA)
+        identity_of(request).tenant_id, request.match_info["name"], await read_json(request, GROUP_DATA)
     )
     return json_response(counts)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.filters import parse_search_request
-from menderlite.inventory.http import inventory, offset_of, page_headers, parse_body, read_body_object
+from menderlite.inventory.http import inventory, offset_of, page_headers
+from menderlite.web.json_body import parse_json, read_json_object
 from menderlite.inventory.service import FILTER_NOT_FOUND
 from menderlite.web import ApiError, Page, identity_of, json_response, parse_paging
 from menderlite.web.json_body import read_raw_json_bytes
@@ -17,7 +18,7 @@ PREFIX = "/api/management/v2/inventory"
 @routes.post(f"{PREFIX}/filters/search")
 async def search(request: web.Request) -> web.Response:
     raw = await read_raw_json_bytes(request)
-    body = parse_search_request(parse_body(raw) if raw.strip() else None)
+    body = parse_search_request(parse_json(raw) if raw.strip() else None)
     page = Page(body.page, body.per_page)
     devices, total = await inventory(request).list_devices(
         identity_of(request).tenant_id,
@@ -39,7 +40,7 @@ async def list_filters(request: web.Request) -> web.Response:
 
 @routes.post(f"{PREFIX}/filters")
 async def create_filter(request: web.Request) -> web.Response:
-    body = await read_body_object(request)
+    body = await read_json_object(request)
     filter_id = await inventory(request).create_filter(
         identity_of(request).tenant_id, body.get("name"), body.get("terms")
     )

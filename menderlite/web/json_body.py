@@ -41,11 +41,17 @@ async def read_json(request: web.Request, context: str = "failed to decode reque
     return parse_json(raw, context)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON value {name}")
+
+
 def parse_json(raw: bytes, context: str = "failed to decode request body") -> Any:
+    """Strict JSON, as Go decodes it: NaN/Infinity, numbers beyond Python's digit limit and too-deep nesting
+    are 400s like any other malformed body (never a 500); lone surrogates become U+FFFD."""
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
     return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value

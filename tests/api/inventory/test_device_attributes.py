@@ -181,12 +181,9 @@ async def test_body_errors(client: TestClient, device_headers: Callable[..., Any
         b'[{"name": "a", "value": [1, 1' + b"0" * 5000 + b"]}]",  # beyond Python's integer digit limit
         b'[{"name": "a", "value": NaN}]',
         b'[{"name": "a", "value": [Infinity]}]',
-        b'[{"name": "a", "value": "\\ud800"}]',
-        b'[{"name": "\\ud800", "value": "x"}]',
-        b'[{"name": "a", "value": "x", "description": "\\udfff"}]',
         b'[{"name": "a", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
     ],
-    ids=["1e400", "5000-digits", "nan", "infinity", "surrogate-value", "surrogate-name", "surrogate-description", "deep"],
+    ids=["1e400", "5000-digits", "nan", "infinity", "deep"],
 )
 async def test_malformed_values_are_a_400(
     client: TestClient, device_headers: Callable[..., Any], user_headers, method: str, raw: bytes
@@ -221,3 +218,13 @@ async def test_chunked_body_with_trailing_newline_like_the_real_client(
     assert response.status == 200
     attributes = attributes_of(await get_device(client, user_headers, "dev-12"))
     assert attributes[("inventory", "network_interfaces")] == ["eth0", "lo"]
+
+
+async def test_lone_surrogates_become_replacement_characters(client: TestClient, device_headers: Callable[..., Any], user_headers) -> None:
+    """As Go's JSON decoder does: such strings could not be stored or sent back as UTF-8 otherwise."""
+    headers = {**(await device_headers("dev-surrogate")), "Content-Type": "application/json"}
+    raw = b'[{"name": "a\\ud800", "value": "\\udfffx", "description": "\\ud800"}]'
+    assert (await client.patch(DEVICE_ATTRIBUTES, data=raw, headers=headers)).status == 200
+    device = await (await client.get(f"{V1}/devices/dev-surrogate", headers=user_headers)).json()
+    [attribute] = [attribute for attribute in device["attributes"] if attribute["scope"] == "inventory"]
+    assert attribute == {"name": "a\ufffd", "value": "\ufffdx", "scope": "inventory", "description": "\ufffd"}

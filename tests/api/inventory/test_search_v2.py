@@ -365,16 +365,10 @@ async def test_bad_requests(client: TestClient, user_headers, body: Any) -> None
         b'{"filters": [{"scope": "inventory", "attribute": "num", "type": "$gt", "value": -Infinity}]}',
         b'{"filters": [{"scope": "inventory", "attribute": "num", "type": "$eq", "value": 1' + b"0" * 5000 + b"}]}",
         b'{"filters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-        b'{"filters": [{"scope": "inventory", "attribute": "name", "type": "$eq", "value": "\\ud800"}]}',
-        b'{"filters": [{"scope": "inventory", "attribute": "\\udfff", "type": "$eq", "value": "a"}]}',
-        b'{"filters": [{"scope": "identity", "attribute": "id", "type": "$regex", "value": "\\ud800"}]}',
-        b'{"sort": [{"scope": "inventory", "attribute": "\\ud800", "order": "asc"}]}',
-        b'{"device_ids": ["\\ud800"]}',
         b'{"filters": [}',
         b"\xff\xfe",
     ],
-    ids=["nan", "infinity", "-infinity", "5000-digits", "deep", "surrogate-value", "surrogate-name",
-         "surrogate-regex", "surrogate-sort", "surrogate-id", "broken", "not-utf8"],
+    ids=["nan", "infinity", "-infinity", "5000-digits", "deep", "broken", "not-utf8"],
 )
 async def test_malformed_bodies(client: TestClient, user_headers, fleet, raw: bytes) -> None:
     response = await client.post(SEARCH, data=raw, headers={**user_headers, "Content-Type": "application/json"})
