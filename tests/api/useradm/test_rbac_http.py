@@ -187,7 +187,12 @@ async def test_group_deployment_role(client: TestClient, ctx: Context, user_head
     assert await ctx.useradm.deployment_group_restriction(identity) == frozenset({"test"})
 
 
-async def test_deployment_group_restriction_of_other_users(client: TestClient, ctx: Context, make_user: MakeUser) -> None:
+async def test_deployment_group_restriction_of_other_users(
+    client: TestClient, ctx: Context, user_headers: dict[str, str], make_user: MakeUser
+) -> None:
+    role = {"name": "DEPLOY_LAB", "permissions": [{"action": "CREATE_DEPLOYMENT", "object": {"type": "DEVICE_GROUP", "value": "lab"}}]}
+    assert (await client.post(f"{USERADM}/roles", json=role, headers=user_headers)).status == 201
+
     async def restriction(email: str, roles: list[str]) -> frozenset[str] | None:
         _, headers = await make_user(email, roles=roles)
         identity = await ctx.useradm.verify_request(headers["Authorization"].removeprefix("Bearer "), "GET", f"{USERADM}/settings")
@@ -195,11 +200,12 @@ async def test_deployment_group_restriction_of_other_users(client: TestClient, c
 
     assert await restriction("a@example.com", []) is None
     assert await restriction("b@example.com", ["RBAC_ROLE_PERMIT_ALL"]) is None
-    assert await restriction("c@example.com", ["RBAC_ROLE_OBSERVER"]) == frozenset()
-    assert await restriction("d@example.com", ["RBAC_ROLE_CI"]) == frozenset()
+    # Observer and CI cannot create deployments at all: the guard refuses before any group check.
+    assert await restriction("c@example.com", ["RBAC_ROLE_OBSERVER"]) is None
+    assert await restriction("d@example.com", ["RBAC_ROLE_CI", "DEPLOY_LAB"]) == frozenset({"lab"})
     # Not cached (fresh identity object): answered from the database.
-    user = await ctx.useradm.create_user("", "e@example.com", "long-enough", roles=["RBAC_ROLE_CI"])
-    assert await ctx.useradm.deployment_group_restriction(Identity(subject=user.id, is_user=True)) == frozenset()
+    user = await ctx.useradm.create_user("", "e@example.com", "long-enough", roles=["DEPLOY_LAB"])
+    assert await ctx.useradm.deployment_group_restriction(Identity(subject=user.id, is_user=True)) == frozenset({"lab"})
     assert await ctx.useradm.deployment_group_restriction(Identity(subject="device-1", is_device=True)) == frozenset()
 
 
@@ -240,3 +246,21 @@ async def test_a_device_token_opens_no_management_route(client: TestClient) -> N
         response = await client.request(route.method, route.path, headers=headers)
         assert response.status == 401, str(route)
     assert (await client.post(VERIFY, headers={**headers, "X-Original-Method": "GET", "X-Original-URI": USERS})).status == 401
+
+
+async def test_an_http_permission_to_deploy_to_groups_is_not_limited_by_group_checks(
+    client: TestClient, user_headers: dict[str, str], make_user: MakeUser, artifact_maker: ArtifactMaker  # noqa: F811
+) -> None:
+    """Only CREATE_DEPLOYMENT limits deployments to device groups; `POST .../group/.*` allows any group."""
+    await upload_ok(client, user_headers, artifact_maker.single_file("group-release"))
+    _, device_id = await admit(client)
+    assert (await client.put(f"{INVENTORY}/{device_id}/group", json={"group": "prod"}, headers=user_headers)).status == 204
+    role = {"name": "GROUP_DEPLOYER", "permissions": [{"action": "http", "object": {"type": "POST", "value": f"{DEPLOYMENTS}/group/.*"}}]}
+    assert (await client.post(f"{USERADM}/roles", json=role, headers=user_headers)).status == 201
+    _, headers = await make_user("group-deployer@example.com", roles=["GROUP_DEPLOYER"])
+
+    body = {"name": "to prod", "artifact_name": "group-release"}
+    created = await client.post(f"{DEPLOYMENTS}/group/prod", json=body, headers=headers)
+    assert created.status == 201, await created.text()
+    refused = await client.post(DEPLOYMENTS, json={**body, "devices": [device_id]}, headers=headers)
+    assert refused.status == 403 and (await refused.json())["error"] == "forbidden"
