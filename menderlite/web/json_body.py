@@ -12,9 +12,8 @@ from aiohttp import web
 from menderlite.web.errors import ApiError
 
 EMPTY = "JSON payload is empty"
-# A `\uD800`..`\uDFFF` escape: the only way a lone surrogate (not encodable as UTF-8) gets into a value.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_json_content_type(request: web.BaseRequest) -> bool:
@@ -47,15 +46,10 @@ def parse_json(raw: bytes, context: str = "failed to decode request body") -> An
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        return loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # As Go's decoder: no NaN/Infinity, no number beyond float64 (they would come back as invalid JSON).
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
-
-
-def loads(raw: bytes) -> Any:
-    """`json.loads` that accepts what Go's decoder accepts: no NaN/Infinity and no number beyond float64
-    (ValueError); lone surrogates become U+FFFD, as Go decodes them (they cannot be stored or sent as UTF-8)."""
-    value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
 
 
@@ -71,8 +65,10 @@ def _finite_float(text: str) -> float:
 
 
 def _without_lone_surrogates(value: Any) -> Any:
+    """Lone UTF-16 surrogates (`"\\ud800"`) become U+FFFD, as Go's decoder does: such strings cannot be
+    encoded as UTF-8, so they would fail wherever they are stored or sent back."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return _LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
         return [_without_lone_surrogates(item) for item in value]
     if isinstance(value, dict):
