@@ -25,7 +25,6 @@ from menderlite.inventory.filters import (
     prefix_upper_bound,
     query_predicate,
 )
-from menderlite.inventory.http import parse_body
 from menderlite.inventory.values import (
     INVALID_TYPE,
     MIXED_ARRAY,
@@ -264,33 +263,6 @@ def test_times_beyond_the_datetime_range_are_clamped() -> None:
     assert coerce("9999-12-31T23:59:59-14:00") == LATEST
     assert coerce("2020-01-01T01:00:00+01:00").isoformat() == "2020-01-01T00:00:00+00:00"
     assert coerce("yesterday") is None
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"[NaN]",
-        b'{"page": Infinity}',
-        b"[-Infinity]",
-        b"[" + b"1" * 5000 + b"]",  # beyond Python's integer digit limit
-        b"[" * 100_000 + b"]" * 100_000,  # nesting beyond the recursion limit
-        b'["\\ud800 is text", "\\ud800"]',  # lone surrogate escapes
-        b'{"\\udc00": 1}',
-        b"\xff",
-        b"   ",
-    ],
-    ids=["nan", "infinity", "-infinity", "5000-digits", "deep-nesting", "surrogate", "surrogate-key", "not-utf8", "blank"],
-)
-def test_malformed_json_is_a_400(raw: bytes) -> None:
-    with pytest.raises(ApiError) as caught:
-        parse_body(raw)
-    assert caught.value.status == 400
-    assert caught.value.message.startswith("failed to decode request body: ")
-
-
-def test_strict_json_keeps_valid_documents() -> None:
-    assert parse_body('["\\ud83d\\ude00", "\\\\ud800"]'.encode()) == ["\U0001f600", "\\ud800"]
-    assert parse_body(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
 
 
 @pytest.mark.parametrize(

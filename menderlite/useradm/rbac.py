@@ -220,8 +220,10 @@ class Policy:
         return any(rule.allows(method, path) for rule in self.rules)
 
     def deployment_group_restriction(self) -> frozenset[str] | None:
-        """None: may deploy to any device; else only to devices in these groups (maybe none)."""
-        if self.unrestricted:
+        """For a deployment creation the guard let through: None when it may target any device, else only
+        devices in these groups. Without CREATE_DEPLOYMENT permissions, only an http permission can have let
+        the request through, and that one allows the creation outright (e.g. POST .../group/.* alone)."""
+        if self.unrestricted or not self.deployment_groups:
             return None
         general = (rule for rule in self.rules if rule.path is not DEPLOYMENT_CREATION)
         if any(rule.allows("POST", DEPLOYMENT_CREATION_PROBE) for rule in general):

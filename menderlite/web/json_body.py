@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -41,20 +42,28 @@ async def read_json(request: web.Request, context: str = "failed to decode reque
     return parse_json(raw, context)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON value {name}")
-
-
 def parse_json(raw: bytes, context: str = "failed to decode request body") -> Any:
     """Strict JSON, as Go decodes it: NaN/Infinity, numbers beyond Python's digit limit and too-deep nesting
     are 400s like any other malformed body (never a 500); lone surrogates become U+FFFD."""
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        # As Go's decoder: no NaN/Infinity, no number beyond float64 (they would come back as invalid JSON).
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
     return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
 
 
 def _without_lone_surrogates(value: Any) -> Any:

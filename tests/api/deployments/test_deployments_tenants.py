@@ -16,7 +16,6 @@ from tests.api.deployments.fleet import (
     admit_device,
     counts,
     create_deployment,
-    get_json,
     show,
     statistics,
 )

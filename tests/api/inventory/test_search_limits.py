@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.inventory import query, store
 from menderlite.inventory.filters import MAX_CONDITIONS, MAX_LIST_VALUES, MAX_SORT_KEYS
-from tests.api.inventory.conftest import V1, V2, ids_of
+from tests.api.inventory.conftest import V2, ids_of
 
 SEARCH = f"{V2}/filters/search"
 ARRAY = [f"e{i}" for i in range(MAX_CONDITIONS - 1)]  # an $eq on it weighs exactly MAX_CONDITIONS
