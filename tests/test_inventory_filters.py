@@ -319,3 +319,8 @@ def test_whole_numbers_render_without_fraction() -> None:
     assert to_json(3.0) == 3
     assert to_json(2.5) == 2.5
     assert to_json((1.0, 2.5)) == [1, 2.5]
+
+
+def test_catastrophic_regex_runs_in_linear_time() -> None:
+    assert regex_matches("(a+)+$", "a" * 100_000 + "b") is False
+    assert regex_matches("/ (a+)+ # verbose/x", "a" * 100_000) is True

@@ -27,7 +27,13 @@ from menderlite.inventory.models import (
     AttributeValue,
     InventoryDevice,
 )
-from menderlite.inventory.values import SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_SYSTEM, is_number
+from menderlite.inventory.values import (
+    SCOPE_IDENTITY,
+    SCOPE_INVENTORY,
+    SCOPE_SYSTEM,
+    is_number,
+)
+from menderlite.regex import strip_verbose, try_compile
 from menderlite.timeutil import parse_rfc3339
 from menderlite.web import ApiError
 
@@ -276,10 +282,10 @@ def query_predicate(name: str, raw_value: str) -> Predicate:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Regular expressions: `/re/flags` form, anchored at the start (re.match semantics)
+# Regular expressions: `/re/flags` form, anchored at the start (re.match semantics), run by RE2
 
 REGEX_FLAGS = frozenset("imsx")
-# PCRE's `(?i)` at the start of a pattern; Python only takes global flags before anything else (our anchor).
+# PCRE's `(?i)` at the start of a pattern: collected with the `/re/flags` flags.
 LEADING_FLAGS = re.compile(r"\(\?([imsx]+)\)")
 _META = frozenset(".^$*+?{}[]()|\\")
 
@@ -300,16 +306,15 @@ def parse_regex(text: str) -> Regex | None:
             return None
     while leading := LEADING_FLAGS.match(body):
         flags, body = flags + leading.group(1), body[leading.end() :]
-    inline = f"(?{''.join(sorted(set(flags)))})" if flags else ""
-    # In verbose mode a `#` comments out the rest of the line: close the group on a new line.
-    closing = "\n)" if "x" in flags else ")"
-    pattern = rf"{inline}\A(?:{body}{closing}"
-    try:
-        re.compile(inline + body)  # on its own: "a)|(b" would otherwise escape the anchor
-        re.compile(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError):
+    if "x" in flags:
+        body = strip_verbose(body)
+    inline_flags = "".join(sorted(set(flags) - {"x"}))
+    inline = f"(?{inline_flags})" if inline_flags else ""
+    pattern = rf"{inline}\A(?:{body})"
+    # The body on its own must compile too: "a)|(b" would otherwise escape the anchor.
+    if try_compile(inline + body) is None or try_compile(pattern) is None:
         return None
-    prefix = "" if ("i" in flags or "x" in flags) else literal_prefix(body)
+    prefix = "" if "i" in flags else literal_prefix(body)
     return Regex(pattern, prefix)
 
 
