@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import json
 import os
 import subprocess
+import sys
+import tarfile
 import threading
 from pathlib import Path
 
@@ -19,13 +23,17 @@ from menderlite.artifact import (
     load_verify_keys,
     read_artifact,
 )
+from menderlite.artifact.reader import MAX_HEADER_MEMBERS
 from menderlite.artifact.writer import PayloadSource, write_module_artifact
 from tests.support.artifacts import (
     ArtifactMaker,
     artifact_maker,  # noqa: F401 - session fixture
     make_v1_artifact,
+    make_v3_artifact,
+    make_zero_payload_artifact,
     manifest_of,
     sha256,
+    tar_bytes,
     with_bytes_flipped,
     with_payload_changed,
     write_members,
@@ -270,3 +278,149 @@ def test_signature_over_a_changed_manifest_fails(artifact_maker: ArtifactMaker, 
     with pytest.raises(SignatureError):
         read_artifact(path, verify_keys=keys)
 
+
+
+# --- hostile tar headers: refused before they can take memory ------------------------------------------
+
+
+def _pax_tar(pax_headers: dict[str, str], content: bytes = b"abc") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("a.bin")
+        info.size = len(content)
+        info.pax_headers = pax_headers
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def test_a_crafted_artifact_is_read_when_it_is_fine(tmp_path: Path) -> None:
+    """The control for the hostile variants below: the same construction, harmless headers."""
+    path = make_v3_artifact(tmp_path / "ok.mender", payload_tar=_pax_tar({"comment": "short"}), checksums={"a.bin": sha256(b"abc")})
+    artifact = read_artifact(path)
+    assert [(f.name, f.size) for f in artifact.payloads[0].files] == [("a.bin", 3)]
+
+
+def test_a_huge_pax_header_is_refused(tmp_path: Path) -> None:
+    """300 KiB of pax header: tarfile would read any size whole (a few KiB of gzip can unpack to gigabytes)."""
+    path = make_v3_artifact(tmp_path / "pax.mender", payload_tar=_pax_tar({"comment": "x" * (300 << 10)}), checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match=r"^reader: corrupt payload data/0000: extended tar header of \d+ bytes"):
+        read_artifact(path)
+
+
+def test_a_huge_gnu_long_name_in_the_outer_archive_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "longname.mender"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("version" + "/x" * (40 << 10))
+        info.size = 0
+        archive.addfile(info, io.BytesIO())
+    with pytest.raises(ArtifactError, match="extended tar header"):
+        read_artifact(path)
+
+
+def test_many_pax_global_headers_are_refused(tmp_path: Path) -> None:
+    """Keys of global headers accumulate for the rest of the archive."""
+    globals_ = b"".join(
+        tarfile.TarInfo._create_pax_generic_header({f"key{index}": "v"}, tarfile.XGLTYPE, "utf-8")  # type: ignore[attr-defined]
+        for index in range(200)
+    )
+    path = make_v3_artifact(tmp_path / "globals.mender", payload_tar=globals_ + tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match="too many pax global header keys"):
+        read_artifact(path)
+
+
+@pytest.mark.parametrize("kind", ["pax-1.0", "pax-0.1", "gnu"])
+def test_sparse_members_are_refused(tmp_path: Path, kind: str) -> None:
+    """A GNU sparse map is read into memory whatever its length; no artifact tool writes sparse members."""
+    if kind == "gnu":
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+            info = tarfile.TarInfo("a.bin")
+            info.type = tarfile.GNUTYPE_SPARSE
+            info.size = 3
+            archive.addfile(info, io.BytesIO(b"abc"))
+        payload = buffer.getvalue()
+    elif kind == "pax-1.0":
+        payload = _pax_tar({"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "a.bin", "GNU.sparse.realsize": "3"},
+                           b"9999999999\n" + b"1\n" * 500)
+    else:
+        payload = _pax_tar({"GNU.sparse.map": "0,3", "GNU.sparse.name": "a.bin", "GNU.sparse.size": "3"})
+    path = make_v3_artifact(tmp_path / "sparse.mender", payload_tar=payload, checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match="sparse files are not supported"):
+        read_artifact(path)
+
+
+def test_a_payload_file_repeated_is_refused(tmp_path: Path) -> None:
+    """Each repeat would pass its manifest check and grow the file list: a bomb of identical headers."""
+    payload = tar_bytes([("a.bin", b"abc")] * 3)
+    path = make_v3_artifact(tmp_path / "repeat.mender", payload_tar=payload, checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match=r"^reader: payload data/0000 holds a.bin twice$"):
+        read_artifact(path)
+
+
+def test_a_header_with_too_many_entries_is_refused(tmp_path: Path) -> None:
+    header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": "n"}, "artifact_depends": {"device_type": ["d"]}}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        content = json.dumps(header_info).encode()
+        info = tarfile.TarInfo("header-info")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+        for index in range(MAX_HEADER_MEMBERS):
+            entry = tarfile.TarInfo(f"d{index}")
+            entry.type = tarfile.DIRTYPE
+            archive.addfile(entry)
+    path = make_v3_artifact(tmp_path / "entries.mender", payload_tar=tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")},
+                            header_tar=buffer.getvalue())
+    with pytest.raises(ArtifactError, match="header.tar.gz has too many entries"):
+        read_artifact(path)
+
+
+def test_format_1_payload_file_without_a_checksum_is_refused(tmp_path: Path) -> None:
+    """Version 1 has no manifest: every payload file needs its checksum file in the header."""
+    from tests.support.artifacts import read_members
+
+    source = make_v1_artifact(tmp_path / "v1.mender", name="legacy", device_type="vexpress", files={"rootfs.img": b"r" * 100})
+    members = []
+    for member, content in read_members(source):
+        if member.name.startswith("data/"):
+            content = gzip.compress(tar_bytes([("rootfs.img", b"r" * 100), ("unlisted.bin", b"u")]))
+        members.append((member.name, content))
+    path = write_members(tmp_path / "v1-extra.mender", members)
+    with pytest.raises(ChecksumError, match=r"^invalid checksum: data/0000/unlisted.bin has no checksum in the header$"):
+        read_artifact(path)
+
+
+# --- memory: payloads are streamed, whatever their compression -----------------------------------------
+
+_MEASURE_READ = """
+import sys
+from menderlite.artifact import read_artifact
+
+def status_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+baseline = status_kib("VmRSS")
+artifact = read_artifact(sys.stdin.buffer if sys.argv[1] == "pipe" else sys.argv[2])
+assert artifact.payloads[0].files[0].size == int(sys.argv[3])
+print((status_kib("VmHWM") - baseline) // 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)")
+@pytest.mark.parametrize("compression", ["none", "gzip", "xz", "zstd"])
+def test_memory_stays_flat_while_a_large_payload_is_checked(tmp_path: Path, compression: str) -> None:
+    """96 MiB of payload (unpacked) read from a file and from a pipe: the reader's peak memory grows by far
+    less than the payload, so no decompressor or buffer holds it whole."""
+    size = 96 << 20
+    path = make_zero_payload_artifact(tmp_path / f"zeros-{compression}.mender", size, compression)
+    for mode in ("file", "pipe"):
+        with open(path, "rb") as stdin:
+            result = subprocess.run(
+                [sys.executable, "-c", _MEASURE_READ, mode, str(path), str(size)],
+                stdin=stdin, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
+            )
+        assert result.returncode == 0, result.stderr
+        growth_mib = int(result.stdout.strip())
+        assert growth_mib < 32, f"{compression} from a {mode}: peak memory grew by {growth_mib} MiB"

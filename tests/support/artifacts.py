@@ -305,3 +305,90 @@ def with_bytes_flipped(source: Path, output: Path, member_name: str) -> Path:
 @pytest.fixture(scope="session")
 def artifact_maker(tmp_path_factory: pytest.TempPathFactory) -> ArtifactMaker:
     return ArtifactMaker(tmp_path_factory.mktemp("artifacts"))
+
+
+# --- crafted version-3 artifacts (hostile or huge payloads) --------------------------------------------
+
+
+def make_v3_artifact(output: Path, *, payload_tar: bytes, checksums: dict[str, str], name: str = "crafted",
+                     header_tar: bytes | None = None) -> Path:
+    """A v3 artifact around a raw (uncompressed) payload tar; `checksums` are the manifest's data entries by
+    file name. `header_tar` replaces the usual one-payload header."""
+    version = b'{"format":"mender","version":3}'
+    if header_tar is None:
+        header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": name},
+                       "artifact_depends": {"device_type": ["qemux86-64"]}}
+        header_tar = tar_bytes([("header-info", json.dumps(header_info).encode()), ("headers/0000/type-info", b'{"type":"custom"}')])
+    header = gzip.compress(header_tar)
+    manifest = {"version": sha256(version), "header.tar.gz": sha256(header)}
+    manifest.update({f"data/0000/{file}": digest for file, digest in checksums.items()})
+    return write_members(
+        output,
+        [("version", version), ("manifest", manifest_of(manifest)), ("header.tar.gz", header), ("data/0000.tar.gz", gzip.compress(payload_tar))],
+    )
+
+
+ZERO_CHUNK = bytes(1 << 20)
+COMPRESSION_SUFFIXES = {"none": "", "gzip": ".gz", "xz": ".xz", "zstd": ".zst"}
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+def _compressor(raw: io.BufferedWriter, compression: str):  # type: ignore[no-untyped-def]
+    import lzma
+
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)
+    if compression == "xz":
+        return lzma.LZMAFile(raw, mode="wb", preset=0)
+    if compression == "zstd":
+        return zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
+    return None
+
+
+def make_zero_payload_artifact(output: Path, size: int, compression: str) -> Path:
+    """A v3 artifact whose one payload file is `size` zero bytes: tiny when compressed, big once unpacked.
+    Written in a streaming way (the payload never exists in memory here either)."""
+    digest = hashlib.sha256()
+    remaining = size
+    while remaining:
+        digest.update(ZERO_CHUNK[: min(remaining, len(ZERO_CHUNK))])
+        remaining -= min(remaining, len(ZERO_CHUNK))
+    data_path = output.with_name(output.name + ".data")
+    with open(data_path, "wb") as raw:
+        compressor = _compressor(raw, compression)
+        target = compressor or raw
+        with tarfile.open(fileobj=target, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+            info = tarfile.TarInfo("zeros.img")
+            info.size = size
+            archive.addfile(info, io.BufferedReader(_Zeros(size)))
+        if compressor is not None:
+            compressor.close()
+    version = b'{"format":"mender","version":3}'
+    header_info = {"payloads": [{"type": "rootfs-image"}], "artifact_provides": {"artifact_name": f"zeros-{compression}"},
+                   "artifact_depends": {"device_type": ["qemux86-64"]}}
+    header = gzip.compress(tar_bytes([("header-info", json.dumps(header_info).encode()), ("headers/0000/type-info", b'{"type":"rootfs-image"}')]))
+    manifest = manifest_of({"version": sha256(version), "header.tar.gz": sha256(header), "data/0000/zeros.img": digest.hexdigest()})
+    with tarfile.open(output, "w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, content in (("version", version), ("manifest", manifest), ("header.tar.gz", header)):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        info = tarfile.TarInfo(f"data/0000.tar{COMPRESSION_SUFFIXES[compression]}")
+        info.size = data_path.stat().st_size
+        with open(data_path, "rb") as data:
+            archive.addfile(info, data)
+    data_path.unlink()
+    return output
