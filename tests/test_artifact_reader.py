@@ -23,7 +23,7 @@ from menderlite.artifact import (
     load_verify_keys,
     read_artifact,
 )
-from menderlite.artifact.reader import MAX_HEADER_MEMBERS
+from menderlite.artifact.reader import MAX_HEADER_ARCHIVE_BYTES, MAX_HEADER_MEMBERS
 from menderlite.artifact.writer import PayloadSource, write_module_artifact
 from tests.support.artifacts import (
     ArtifactMaker,
@@ -424,3 +424,22 @@ def test_memory_stays_flat_while_a_large_payload_is_checked(tmp_path: Path, comp
         assert result.returncode == 0, result.stderr
         growth_mib = int(result.stdout.strip())
         assert growth_mib < 32, f"{compression} from a {mode}: peak memory grew by {growth_mib} MiB"
+
+
+def test_a_header_that_unpacks_to_a_huge_archive_is_refused(tmp_path: Path) -> None:
+    """Entries of an unknown type are skipped by tarfile whatever their size: the unpacked header is capped."""
+    header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": "n"}, "artifact_depends": {"device_type": ["d"]}}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        content = json.dumps(header_info).encode()
+        info = tarfile.TarInfo("header-info")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+        skipped = tarfile.TarInfo("vendor-extension")
+        skipped.type = b"Z"  # unknown to tarfile: its data is skipped, not counted as a file
+        skipped.size = MAX_HEADER_ARCHIVE_BYTES
+        archive.addfile(skipped, io.BytesIO(bytes(MAX_HEADER_ARCHIVE_BYTES)))
+    path = make_v3_artifact(tmp_path / "bomb.mender", payload_tar=tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")},
+                            header_tar=buffer.getvalue())
+    with pytest.raises(ArtifactError, match="^reader: header.tar.gz is too large$"):
+        read_artifact(path)

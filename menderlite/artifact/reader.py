@@ -48,7 +48,8 @@ CHUNK = 1 << 20
 # small buffer is much faster than a large one for the outer archive.
 STREAM_BUFFER = 64 << 10
 MAX_SMALL_FILE = 1 << 20  # version, manifest, signature, each JSON header file
-MAX_HEADER_BYTES = 16 << 20  # the whole decompressed header archive
+MAX_HEADER_BYTES = 16 << 20  # the files of the header archive, together
+MAX_HEADER_ARCHIVE_BYTES = 32 << 20  # the whole decompressed header archive, tar blocks included
 MAX_PAYLOADS = 1024
 MAX_HEADER_MEMBERS = 16384  # entries of the header archive (TarInfo objects are kept while it is read)
 MAX_EXTENDED_HEADER = 64 << 10  # one pax or GNU long-name header: names and a few attributes
@@ -135,6 +136,25 @@ class _HashingReader:
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+
+class _CappedReader:
+    """Passes reads through until `limit` bytes were read (a decompression bomb stops there)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, message: str) -> None:
+        self.raw = raw
+        self.left = limit
+        self.message = message
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.left -= len(data)
+        if self.left < 0:
+            raise ArtifactError(self.message)
+        return data
+
+    def readable(self) -> bool:
+        return True
 
 
 @dataclass
@@ -286,7 +306,8 @@ class _ArtifactReader:
         hashing = _HashingReader(data)
         header = _Header()
         try:
-            with _open_tar(decompressing_reader(hashing, suffix), "r|", 64 << 10) as inner:
+            unpacked = _CappedReader(decompressing_reader(hashing, suffix), MAX_HEADER_ARCHIVE_BYTES, f"reader: {name} is too large")
+            with _open_tar(unpacked, "r|", 64 << 10) as inner:  # type: ignore[arg-type]
                 total = 0
                 for count, member in enumerate(inner, 1):
                     if count > MAX_HEADER_MEMBERS:
