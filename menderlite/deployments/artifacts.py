@@ -229,6 +229,10 @@ def safe_file_name(name: str) -> str:
     return cleaned or "file"
 
 
+def _has_control_characters(text: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in text)
+
+
 def _write_chunk(handle: BinaryIO, digest: Any, chunk: bytes) -> None:
     digest.update(chunk)
     handle.write(chunk)
@@ -658,7 +662,7 @@ class ArtifactsService:
     @staticmethod
     def _validate_generate_args(request: GenerateRequest) -> None:
         dest_dir = request.args.get("dest_dir")
-        if not isinstance(dest_dir, str) or not dest_dir.startswith("/"):
+        if not isinstance(dest_dir, str) or not dest_dir.startswith("/") or _has_control_characters(dest_dir):
             raise ApiError(400, "args: dest_dir must be an absolute directory on the device, e.g. {\"dest_dir\": \"/opt/app\"}")
         filename = request.args.get("filename", request.file_name)
         if not isinstance(filename, str) or safe_file_name(filename) != filename or filename in ("dest_dir", "filename", "permissions"):

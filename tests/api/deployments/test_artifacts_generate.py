@@ -79,6 +79,8 @@ async def test_generate_builds_a_valid_artifact(client: TestClient, user_headers
         ({"args": "not json"}, True, None),
         ({"args": json.dumps({"dest_dir": "relative/dir"})}, True, None),
         ({"args": json.dumps({"dest_dir": "/x", "filename": "../etc/passwd"})}, True, None),
+        ({"args": json.dumps({"dest_dir": "/opt/app\nmore"})}, True, None),  # the module reads dest_dir as one line
+        ({"args": "[" * 30000 + "]" * 30000}, True, "args: must be a JSON object, e.g. {\"dest_dir\": \"/opt/app\"}"),  # too deep
     ],
 )
 async def test_generate_validation(

@@ -109,9 +109,12 @@ async def test_internal_storage_limits(client: TestClient) -> None:
     assert response.status == 204
     response = await client.get(f"{INTERNAL}/tenants/{tenant}/limits/storage")
     assert await response.json() == {"limit": 1073741824, "usage": 0}
-    for bad in ({"limit": -1}, {"limit": "1"}, {}):
+    for bad in ({"limit": -1}, {"limit": "1"}, {}, {"limit": 2**63}, {"limit": 10**30}, {"limit": 1.5}, {"limit": True}):
         response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json=bad)
         assert response.status == 400, bad
+        assert (await response.json())["error"] == "limit: must be a non-negative integer"
+    response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json={"limit": 2**63 - 1})
+    assert response.status == 204
     response = await client.put(f"{INTERNAL}/tenants/..%2Fetc/limits/storage", json={"limit": 1})
     assert response.status in (400, 404)
 

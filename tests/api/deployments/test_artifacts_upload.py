@@ -184,6 +184,17 @@ def _multipart_without_file():  # type: ignore[no-untyped-def]
     return writer
 
 
+async def test_form_fields_are_bounded(client: TestClient, user_headers: dict[str, str], ctx: Context) -> None:
+    """Text parts are read into memory: each is capped, and so is their number."""
+    response = await upload(client, user_headers, b"x", fields={f"field{index}": "v" for index in range(100)})
+    assert response.status == 400
+    assert (await response.json())["error"] == "too many form fields before the artifact part"
+    response = await upload(client, user_headers, b"x", description="d" * (65 << 10))
+    assert response.status == 400
+    assert (await response.json())["error"] == "form field description is too large"
+    await assert_nothing_stored(client, user_headers, ctx)
+
+
 async def test_upload_needs_a_user(client: TestClient, maker: ArtifactMaker) -> None:
     response = await client.post(ARTIFACTS, data=upload_form(maker.single_file("api-anon")))
     assert response.status == 401
