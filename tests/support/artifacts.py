@@ -12,11 +12,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -39,6 +41,85 @@ def mender_artifact_binary() -> str:
 
 def run_mender_artifact(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([mender_artifact_binary(), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def mender_artifact_read(path: Path, key: Path | None = None) -> dict[str, Any]:
+    """What `mender-artifact read` prints, as a dict: the reference our reader is compared with.
+
+    {"name", "format", "version", "signature", "device_types", "provides_group", "depends_artifacts",
+     "depends_groups", "scripts", "updates": [{"type", "provides", "depends", "clears_provides",
+     "meta_data", "files": [{"name", "size", "modified", "checksum"}]}]}; the v3-only keys are None for v2.
+    """
+    result = run_mender_artifact("read", *(["-k", key] if key else []), path)
+    if result.returncode != 0:
+        raise RuntimeError(f"mender-artifact read failed: {result.stderr}")
+    lines = result.stdout.splitlines()
+    split = lines.index("Updates:")
+    header, scripts = _read_printed_header(lines[:split])
+    return {
+        "name": header["Name"],
+        "format": header["Format"],
+        "version": int(header["Version"]),
+        "signature": header["Signature"],
+        "device_types": _printed_list(header["Compatible devices"]),
+        "provides_group": header.get("Provides group"),
+        "depends_artifacts": _printed_list(header.get("Depends on one of artifact(s)")),
+        "depends_groups": _printed_list(header.get("Depends on one of group(s)")),
+        "scripts": scripts,
+        "updates": _read_printed_updates(lines[split + 1:]),
+    }
+
+
+def _read_printed_header(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    header: dict[str, str] = {}
+    scripts: list[str] = []
+    for line in lines:
+        if "State scripts" in header and line.startswith("    ") and line.strip():
+            scripts.append(line.strip())
+        elif ":" in line:
+            name, _, value = line.strip().partition(":")
+            header[name] = value.strip()
+    return header, scripts
+
+
+def _read_printed_updates(lines: list[str]) -> list[dict[str, Any]]:
+    updates: list[dict[str, Any]] = []
+    block = ""
+    for line in lines:
+        if re.fullmatch(r"    \d+:", line):
+            updates.append({"provides": {}, "depends": {}, "clears_provides": None, "meta_data": "", "files": []})
+            continue
+        update = updates[-1]
+        if line.startswith("\t"):  # an entry of the block above (Provides, Depends) or a line of Metadata
+            if block == "Metadata":
+                update["meta_data"] += line[1:] + "\n"
+            else:
+                name, _, value = line[1:].partition(": ")
+                update[block.lower()][name] = value
+            continue
+        name, _, value = line.strip().partition(":")
+        value = value.strip()
+        if name in ("Provides", "Depends", "Metadata"):
+            block = name
+        elif name == "Type":
+            update["type"] = value
+        elif name == "Clears Provides":
+            update["clears_provides"] = json.loads(value)
+        elif name == "name":
+            update["files"].append({"name": value})
+        elif name in ("size", "modified", "checksum"):
+            update["files"][-1][name] = int(value) if name == "size" else value
+    for update in updates:
+        update["meta_data"] = json.loads(update["meta_data"]) if update["meta_data"] else None
+    return updates
+
+
+def _printed_list(text: str | None) -> list[str] | None:
+    """Go's printing of a []string: `[a b]`, `[a, b]` or `'[a b]'`."""
+    if text is None:
+        return None
+    inner = text.strip("'").strip("[]")
+    return [item for item in re.split(r",? ", inner) if item]
 
 
 class ArtifactMaker:
