@@ -128,7 +128,7 @@ class Keys:
         if not expire_text or not signature or tenant_id is None:
             raise TokenError("missing signature parameters")
         expected = self.url_signature(method, path, expire_text, tenant_id)
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):  # str: ASCII only
             raise TokenError("signature mismatch")
         try:
             expire = datetime.fromisoformat(expire_text.replace("Z", "+00:00"))

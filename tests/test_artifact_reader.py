@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import json
 import os
 import subprocess
+import sys
+import tarfile
 import threading
 from pathlib import Path
 
@@ -19,13 +23,18 @@ from menderlite.artifact import (
     load_verify_keys,
     read_artifact,
 )
+from menderlite.artifact.reader import MAX_HEADER_ARCHIVE_BYTES, MAX_HEADER_MEMBERS
 from menderlite.artifact.writer import PayloadSource, write_module_artifact
 from tests.support.artifacts import (
     ArtifactMaker,
     artifact_maker,  # noqa: F401 - session fixture
     make_v1_artifact,
+    make_v3_artifact,
+    make_zero_payload_artifact,
     manifest_of,
+    mender_artifact_read,
     sha256,
+    tar_bytes,
     with_bytes_flipped,
     with_payload_changed,
     write_members,
@@ -74,6 +83,72 @@ def test_single_file_v3_with_everything(artifact_maker: ArtifactMaker) -> None:
     assert files["payload.bin"].date.tzinfo is not None
 
 
+def _state_script(maker: ArtifactMaker) -> Path:
+    script = maker.path("ArtifactInstall_Enter_00")
+    script.write_text("#!/bin/sh\ntrue\n")
+    return script
+
+
+# Every kind the real mender-artifact writes; each is compared field by field with `mender-artifact read`.
+REAL_ARTIFACTS = {
+    "single-file, everything": lambda maker: maker.single_file(
+        "cross-full", ("qemux86-64", "rpi4"), size=7000, meta_data={"color": "blue", "n": [1, 2]},
+        extra=["-g", "grp", "-G", "dg1", "-G", "dg2", "-N", "prev1", "-N", "prev2", "-p", "a.b:c", "-d", "x.y:z",
+               "-s", str(_state_script(maker)), "--software-name", "app", "--software-version", "1.2"],
+    ),
+    "single-file, none": lambda maker: maker.single_file("cross-none", compression="none"),
+    "single-file, lzma": lambda maker: maker.single_file("cross-lzma", compression="lzma", meta_data={"k": "v"}),
+    "directory": lambda maker: maker.directory("cross-dir", ("beaglebone",), meta_data={"key": "value"}),
+    "rootfs-image v3": lambda maker: maker.rootfs("cross-rootfs", ("qemux86-64", "vexpress")),
+    "rootfs-image v3, lzma": lambda maker: maker.rootfs("cross-rootfs-lzma", compression="lzma"),
+    "rootfs-image v3, none": lambda maker: maker.rootfs("cross-rootfs-none", compression="none"),
+    "rootfs-image v2": lambda maker: maker.rootfs("cross-rootfs-v2", ("qemux86-64", "rpi3"), version=2),
+    "rootfs-image v2, lzma": lambda maker: maker.rootfs("cross-rootfs-v2-lzma", version=2, compression="lzma"),
+    "signed RSA": lambda maker: maker.signed(maker.single_file("cross-signed", meta_data={"s": 1}), "rsa"),
+    "signed ECDSA": lambda maker: maker.signed(maker.rootfs("cross-signed-ec"), "ecdsa"),
+}
+
+
+@pytest.mark.parametrize("kind", list(REAL_ARTIFACTS))
+def test_every_field_matches_what_mender_artifact_reads(artifact_maker: ArtifactMaker, kind: str) -> None:
+    path = REAL_ARTIFACTS[kind](artifact_maker)
+    expected = mender_artifact_read(path)
+    artifact = read_artifact(path)
+
+    assert (artifact.format, artifact.version, artifact.name) == (expected["format"], expected["version"], expected["name"])
+    assert list(artifact.device_types) == expected["device_types"]
+    assert artifact.signed is (expected["signature"] != "no signature")
+    assert list(artifact.scripts) == expected["scripts"]
+    assert len(artifact.payloads) == len(expected["updates"]) == 1
+    payload, update = artifact.payloads[0], expected["updates"][0]
+    assert payload.type == update["type"]
+    assert payload.provides == update["provides"]
+    assert payload.depends == update["depends"]
+    assert list(payload.clears_provides) == (update["clears_provides"] or [])
+    assert payload.meta_data == update["meta_data"]
+    assert [(f.name, f.size, f.checksum, f.date.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")) for f in payload.files] == [
+        (f["name"], f["size"], f["checksum"], f["modified"]) for f in update["files"]
+    ]
+    # merged: header-info's provides and depends plus the payload's
+    header_provides = {"artifact_name": expected["name"]}
+    header_depends: dict[str, object] = {"device_type": expected["device_types"]}
+    if expected["version"] == 3:
+        header_provides |= {"artifact_group": expected["provides_group"]} if expected["provides_group"] else {}
+        header_depends |= {"artifact_name": expected["depends_artifacts"]} if expected["depends_artifacts"] else {}
+        header_depends |= {"artifact_group": expected["depends_groups"]} if expected["depends_groups"] else {}
+    assert artifact.provides == header_provides | update["provides"]
+    assert artifact.depends == header_depends | update["depends"]
+    assert list(artifact.clears_provides) == (update["clears_provides"] or [])
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
+def test_signature_verification_agrees_with_mender_artifact(artifact_maker: ArtifactMaker, kind: str) -> None:
+    signed = artifact_maker.signed(artifact_maker.rootfs("cross-verify"), kind)
+    public = artifact_maker.key_pair(kind)[1]
+    assert mender_artifact_read(signed, key=public)["signature"] == "signed and verified correctly"
+    assert read_artifact(signed, verify_keys=load_verify_keys([str(public)])).signature_verified is True
+
+
 def test_directory_module_with_meta_data(artifact_maker: ArtifactMaker) -> None:
     artifact = read_artifact(artifact_maker.directory("dir-v1", ("beaglebone",), meta_data={"key": "value"}))
     assert artifact.name == "dir-v1"
@@ -119,7 +194,7 @@ def test_zstd_payloads(artifact_maker: ArtifactMaker) -> None:
     artifact = read_artifact(zstd)
     original = read_artifact(source)
     assert artifact.name == "comp-zstd"
-    assert artifact.payloads[0].files == original.payloads[0].files
+    assert artifact == original  # every field: only the compression differs (mender-artifact 3.9 cannot write zstd)
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
@@ -270,3 +345,168 @@ def test_signature_over_a_changed_manifest_fails(artifact_maker: ArtifactMaker, 
     with pytest.raises(SignatureError):
         read_artifact(path, verify_keys=keys)
 
+
+
+# --- hostile tar headers: refused before they can take memory ------------------------------------------
+
+
+def _pax_tar(pax_headers: dict[str, str], content: bytes = b"abc") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("a.bin")
+        info.size = len(content)
+        info.pax_headers = pax_headers
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def test_a_crafted_artifact_is_read_when_it_is_fine(tmp_path: Path) -> None:
+    """The control for the hostile variants below: the same construction, harmless headers."""
+    path = make_v3_artifact(tmp_path / "ok.mender", payload_tar=_pax_tar({"comment": "short"}), checksums={"a.bin": sha256(b"abc")})
+    artifact = read_artifact(path)
+    assert [(f.name, f.size) for f in artifact.payloads[0].files] == [("a.bin", 3)]
+
+
+def test_a_huge_pax_header_is_refused(tmp_path: Path) -> None:
+    """300 KiB of pax header: tarfile would read any size whole (a few KiB of gzip can unpack to gigabytes)."""
+    path = make_v3_artifact(tmp_path / "pax.mender", payload_tar=_pax_tar({"comment": "x" * (300 << 10)}), checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match=r"^reader: corrupt payload data/0000: extended tar header of \d+ bytes"):
+        read_artifact(path)
+
+
+def test_a_huge_gnu_long_name_in_the_outer_archive_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "longname.mender"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("version" + "/x" * (40 << 10))
+        info.size = 0
+        archive.addfile(info, io.BytesIO())
+    with pytest.raises(ArtifactError, match="extended tar header"):
+        read_artifact(path)
+
+
+def test_many_pax_global_headers_are_refused(tmp_path: Path) -> None:
+    """Keys of global headers accumulate for the rest of the archive."""
+    globals_ = b"".join(
+        tarfile.TarInfo._create_pax_generic_header({f"key{index}": "v"}, tarfile.XGLTYPE, "utf-8")  # type: ignore[attr-defined]
+        for index in range(200)
+    )
+    path = make_v3_artifact(tmp_path / "globals.mender", payload_tar=globals_ + tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match="too many pax global header keys"):
+        read_artifact(path)
+
+
+@pytest.mark.parametrize("kind", ["pax-1.0", "pax-0.1", "gnu"])
+def test_sparse_members_are_refused(tmp_path: Path, kind: str) -> None:
+    """A GNU sparse map is read into memory whatever its length; no artifact tool writes sparse members."""
+    if kind == "gnu":
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+            info = tarfile.TarInfo("a.bin")
+            info.type = tarfile.GNUTYPE_SPARSE
+            info.size = 3
+            archive.addfile(info, io.BytesIO(b"abc"))
+        payload = buffer.getvalue()
+    elif kind == "pax-1.0":
+        payload = _pax_tar({"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "a.bin", "GNU.sparse.realsize": "3"},
+                           b"9999999999\n" + b"1\n" * 500)
+    else:
+        payload = _pax_tar({"GNU.sparse.map": "0,3", "GNU.sparse.name": "a.bin", "GNU.sparse.size": "3"})
+    path = make_v3_artifact(tmp_path / "sparse.mender", payload_tar=payload, checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match="sparse files are not supported"):
+        read_artifact(path)
+
+
+def test_a_payload_file_repeated_is_refused(tmp_path: Path) -> None:
+    """Each repeat would pass its manifest check and grow the file list: a bomb of identical headers."""
+    payload = tar_bytes([("a.bin", b"abc")] * 3)
+    path = make_v3_artifact(tmp_path / "repeat.mender", payload_tar=payload, checksums={"a.bin": sha256(b"abc")})
+    with pytest.raises(ArtifactError, match=r"^reader: payload data/0000 holds a.bin twice$"):
+        read_artifact(path)
+
+
+def test_a_header_with_too_many_entries_is_refused(tmp_path: Path) -> None:
+    header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": "n"}, "artifact_depends": {"device_type": ["d"]}}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        content = json.dumps(header_info).encode()
+        info = tarfile.TarInfo("header-info")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+        for index in range(MAX_HEADER_MEMBERS):
+            entry = tarfile.TarInfo(f"d{index}")
+            entry.type = tarfile.DIRTYPE
+            archive.addfile(entry)
+    path = make_v3_artifact(tmp_path / "entries.mender", payload_tar=tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")},
+                            header_tar=buffer.getvalue())
+    with pytest.raises(ArtifactError, match="header.tar.gz has too many entries"):
+        read_artifact(path)
+
+
+def test_format_1_payload_file_without_a_checksum_is_refused(tmp_path: Path) -> None:
+    """Version 1 has no manifest: every payload file needs its checksum file in the header."""
+    from tests.support.artifacts import read_members
+
+    source = make_v1_artifact(tmp_path / "v1.mender", name="legacy", device_type="vexpress", files={"rootfs.img": b"r" * 100})
+    members = []
+    for member, content in read_members(source):
+        if member.name.startswith("data/"):
+            content = gzip.compress(tar_bytes([("rootfs.img", b"r" * 100), ("unlisted.bin", b"u")]))
+        members.append((member.name, content))
+    path = write_members(tmp_path / "v1-extra.mender", members)
+    with pytest.raises(ChecksumError, match=r"^invalid checksum: data/0000/unlisted.bin has no checksum in the header$"):
+        read_artifact(path)
+
+
+# --- memory: payloads are streamed, whatever their compression -----------------------------------------
+
+_MEASURE_READ = """
+import sys
+from menderlite.artifact import read_artifact
+
+def status_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+baseline = status_kib("VmRSS")
+artifact = read_artifact(sys.stdin.buffer if sys.argv[1] == "pipe" else sys.argv[2])
+assert artifact.payloads[0].files[0].size == int(sys.argv[3])
+print((status_kib("VmHWM") - baseline) // 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)")
+@pytest.mark.parametrize("compression", ["none", "gzip", "xz", "zstd"])
+def test_memory_stays_flat_while_a_large_payload_is_checked(tmp_path: Path, compression: str) -> None:
+    """96 MiB of payload (unpacked) read from a file and from a pipe: the reader's peak memory grows by far
+    less than the payload, so no decompressor or buffer holds it whole."""
+    size = 96 << 20
+    path = make_zero_payload_artifact(tmp_path / f"zeros-{compression}.mender", size, compression)
+    for mode in ("file", "pipe"):
+        with open(path, "rb") as stdin:
+            result = subprocess.run(
+                [sys.executable, "-c", _MEASURE_READ, mode, str(path), str(size)],
+                stdin=stdin, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
+            )
+        assert result.returncode == 0, result.stderr
+        growth_mib = int(result.stdout.strip())
+        assert growth_mib < 32, f"{compression} from a {mode}: peak memory grew by {growth_mib} MiB"
+
+
+def test_a_header_that_unpacks_to_a_huge_archive_is_refused(tmp_path: Path) -> None:
+    """Entries of an unknown type are skipped by tarfile whatever their size: the unpacked header is capped."""
+    header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": "n"}, "artifact_depends": {"device_type": ["d"]}}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        content = json.dumps(header_info).encode()
+        info = tarfile.TarInfo("header-info")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+        skipped = tarfile.TarInfo("vendor-extension")
+        skipped.type = b"Z"  # unknown to tarfile: its data is skipped, not counted as a file
+        skipped.size = MAX_HEADER_ARCHIVE_BYTES
+        archive.addfile(skipped, io.BytesIO(bytes(MAX_HEADER_ARCHIVE_BYTES)))
+    path = make_v3_artifact(tmp_path / "bomb.mender", payload_tar=tar_bytes([("a.bin", b"abc")]), checksums={"a.bin": sha256(b"abc")},
+                            header_tar=buffer.getvalue())
+    with pytest.raises(ArtifactError, match="^reader: header.tar.gz is too large$"):
+        read_artifact(path)

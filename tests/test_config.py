@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from menderlite.cli import build_parser
 from menderlite.config import ConfigError, Settings, load, section_types
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,8 +123,24 @@ def test_cli_usage_error_is_status_2() -> None:
     assert "invalid int value" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"]])
-def test_help_for_every_command(command: list[str]) -> None:
+def every_command(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    commands = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                commands += every_command(subparser, (*prefix, name))
+    return commands
+
+
+COMMANDS = every_command(build_parser())
+
+
+def test_the_command_list_is_complete() -> None:
+    assert {("serve",), ("migrate",), ("user", "create"), ("user", "list"), ("user", "set-password")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: " ".join(command) or "menderlite")
+def test_help_for_every_command(command: tuple[str, ...]) -> None:
     result = subprocess.run([sys.executable, "-m", "menderlite", *command, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "usage: menderlite" in result.stdout

@@ -63,6 +63,7 @@ def test_normalised_text_parses_back_to_the_same_object() -> None:
         ("[1]", "id_data must be a JSON object"), ('"x"', "id_data must be a JSON object"),
         ("null", "id_data must be a JSON object"), ("5", "id_data must be a JSON object"),
         ("[" * 100000 + "]" * 100000, "id_data is not valid JSON"),
+        ('{"n": ' + "1" * 5000 + "}", "id_data is not valid JSON"),  # beyond Python's integer conversion limit
     ],
 )
 def test_bad_id_data(text: str, message: str) -> None:

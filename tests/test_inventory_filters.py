@@ -6,11 +6,18 @@ import pytest
 
 from menderlite.db.engine import sql_regexp
 from menderlite.inventory.filters import (
+    CREATED_KEY,
+    EARLIEST,
+    LATEST,
+    MAX_CONDITIONS,
+    MAX_LIST_VALUES,
     MAX_PER_PAGE,
+    VIRTUAL_COLUMNS,
     Predicate,
     SortKey,
     literal_prefix,
     parse_predicate,
+    parse_predicates,
     parse_regex,
     parse_search_request,
     parse_sort_query,
@@ -58,7 +65,19 @@ def test_regex_is_anchored_and_honours_flags(pattern: str, value: str, expected:
     assert regex_matches(pattern, value) is expected
 
 
-@pytest.mark.parametrize("pattern", ["(", "[a-", "/abc/q", "a{2,1}", "*x"])
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("(?i)gamma", "GAMMA-1", True),  # PCRE's leading inline flags
+        ("/(?s)a.b/i", "A\nB", True),
+        ("(?i)amma", "GAMMA", False),  # still anchored
+    ],
+)
+def test_leading_inline_flags(pattern: str, value: str, expected: bool) -> None:
+    assert regex_matches(pattern, value) is expected
+
+
+@pytest.mark.parametrize("pattern", ["(", "[a-", "/abc/q", "a{2,1}", "*x", "x)|(a", "a)(b"])
 def test_invalid_regex_compiles_to_nothing(pattern: str) -> None:
     assert parse_regex(pattern) is None
 
@@ -180,6 +199,10 @@ def test_v1_query_filters() -> None:
     assert query_predicate("identity/mac", "aa") == Predicate("identity", "mac", "$eq", "aa")
     assert query_predicate("mem", "512") == Predicate("inventory", "mem", "$in", ["512", 512.0])
     assert query_predicate("x", "nan") == Predicate("inventory", "x", "$eq", "nan")
+    assert query_predicate("x", "-1.5e3") == Predicate("inventory", "x", "$in", ["-1.5e3", -1500.0])
+    assert query_predicate("x", ".5") == Predicate("inventory", "x", "$in", [".5", 0.5])
+    for not_a_number in (" 512", "1_000", "inf", "0x10", "1e400", ""):  # Python's float() takes some of these
+        assert query_predicate("x", not_a_number) == Predicate("inventory", "x", "$eq", not_a_number)
 
 
 def test_search_request_defaults_and_bounds() -> None:
@@ -193,6 +216,53 @@ def test_search_request_defaults_and_bounds() -> None:
         parse_search_request({"device_ids": "abc"})
     with pytest.raises(ApiError):
         parse_search_request([1])
+    assert parse_search_request({"page": 10**30}).page == 10**30  # an empty page, not an error
+    for page in (2.5, "1", True, [1], {"n": 1}):
+        with pytest.raises(ApiError):
+            parse_search_request({"page": page})
+
+
+def filters(count: int, value: object = "x", operator: str = "$eq") -> list[dict[str, object]]:
+    return [{"scope": "inventory", "attribute": "a", "type": operator, "value": value}] * count
+
+
+def test_query_size_bounds() -> None:
+    assert len(parse_predicates(filters(MAX_CONDITIONS))) == MAX_CONDITIONS
+    parse_predicates(filters(1, ["x"] * (MAX_CONDITIONS - 1)))  # an array counts one per element, plus one
+    parse_predicates(filters(1, [str(n) for n in range(MAX_LIST_VALUES)], "$in"))
+    too_big = [
+        filters(MAX_CONDITIONS + 1),
+        filters(1, ["x"] * MAX_CONDITIONS),
+        filters(1, [["x", "y"]] * MAX_CONDITIONS, "$nin"),
+        filters(1, list(range(MAX_LIST_VALUES + 1)), "$in"),
+    ]
+    for terms in too_big:
+        with pytest.raises(ApiError) as caught:
+            parse_predicates(terms)
+        assert caught.value.status == 400
+    with pytest.raises(ApiError) as caught:
+        parse_search_request({"device_ids": [str(n) for n in range(MAX_LIST_VALUES + 1)]})
+    assert "too many values" in caught.value.message
+    with pytest.raises(ApiError) as caught:
+        parse_sort_terms([{"scope": "inventory", "attribute": "a"}] * 33)
+    assert caught.value.message == "invalid sort: at most 32 sort criteria"
+    with pytest.raises(ApiError):
+        parse_sort_query(",".join(["a:asc"] * 33))
+
+
+@pytest.mark.parametrize("value", [10**400, [1, 10**400], [[10**309]], {"a": -(10**400)}])
+def test_numbers_beyond_float64_are_rejected(value: object) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_predicate({"scope": "inventory", "attribute": "a", "type": "$eq", "value": value})
+    assert caught.value.message == "invalid filter: numbers must fit a 64-bit float"
+
+
+def test_times_beyond_the_datetime_range_are_clamped() -> None:
+    coerce = VIRTUAL_COLUMNS[CREATED_KEY].coerce
+    assert coerce("0001-01-01T00:00:00+14:00") == EARLIEST
+    assert coerce("9999-12-31T23:59:59-14:00") == LATEST
+    assert coerce("2020-01-01T01:00:00+01:00").isoformat() == "2020-01-01T00:00:00+00:00"
+    assert coerce("yesterday") is None
 
 
 @pytest.mark.parametrize(
@@ -249,3 +319,8 @@ def test_whole_numbers_render_without_fraction() -> None:
     assert to_json(3.0) == 3
     assert to_json(2.5) == 2.5
     assert to_json((1.0, 2.5)) == [1, 2.5]
+
+
+def test_catastrophic_regex_runs_in_linear_time() -> None:
+    assert regex_matches("(a+)+$", "a" * 100_000 + "b") is False
+    assert regex_matches("/ (a+)+ # verbose/x", "a" * 100_000) is True

@@ -41,7 +41,8 @@ def test_builtin_roles() -> None:
     assert ci.allows("POST", ARTIFACTS) and ci.allows("GET", ARTIFACTS) and ci.allows("POST", f"{ARTIFACTS}/generate")
     assert not ci.allows("DELETE", f"{ARTIFACTS}/id") and not ci.allows("GET", f"{ARTIFACTS}/id/download")
     assert not ci.allows("POST", DEPLOYMENTS)
-    assert observer.deployment_group_restriction() == frozenset() == ci.deployment_group_restriction()
+    # No CREATE_DEPLOYMENT permission: the guard refuses their creations, none gets as far as a group check.
+    assert observer.deployment_group_restriction() is None and ci.deployment_group_restriction() is None
 
 
 def test_self_service_is_always_allowed() -> None:
@@ -76,6 +77,13 @@ def test_deployment_groups() -> None:
     # A general permission to create deployments lifts the restriction.
     assert custom(group, http("POST", "/api/management/v1/deployments/.*")).deployment_group_restriction() is None
     assert custom(group, {"action": "any", "object": {"type": "any", "value": "any"}}).deployment_group_restriction() is None
+    # An http permission to create deployments on one endpoint, without groups: that endpoint is unrestricted.
+    group_endpoint = custom(http("POST", f"{DEPLOYMENTS}/group/.*"))
+    assert group_endpoint.allows("POST", f"{DEPLOYMENTS}/group/prod") and not group_endpoint.allows("POST", DEPLOYMENTS)
+    assert group_endpoint.deployment_group_restriction() is None
+    assert custom(http("POST", "/api/management/v2/deployments/deployments")).deployment_group_restriction() is None
+    # Mixed: the group limit stays unless the general permission covers the devices endpoint too.
+    assert custom(group, http("POST", "/api/management/v2/deployments/deployments")).deployment_group_restriction() == {"test"}
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,12 @@ CHUNK = 1 << 20
 # small buffer is much faster than a large one for the outer archive.
 STREAM_BUFFER = 64 << 10
 MAX_SMALL_FILE = 1 << 20  # version, manifest, signature, each JSON header file
-MAX_HEADER_BYTES = 16 << 20  # the whole decompressed header archive
+MAX_HEADER_BYTES = 16 << 20  # the files of the header archive, together
+MAX_HEADER_ARCHIVE_BYTES = 32 << 20  # the whole decompressed header archive, tar blocks included
 MAX_PAYLOADS = 1024
+MAX_HEADER_MEMBERS = 16384  # entries of the header archive (TarInfo objects are kept while it is read)
+MAX_EXTENDED_HEADER = 64 << 10  # one pax or GNU long-name header: names and a few attributes
+MAX_GLOBAL_PAX_KEYS = 64  # keys set by pax global headers, which accumulate for the rest of the tar
 _MANIFEST_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+(\S.*)$")
 _HEADER_FILE = re.compile(r"^headers/(\d{4})/(.+)$")
 _DATA_FILE = re.compile(r"^data/(\d{4})\.tar(\.gz|\.xz|\.zst)?$")
@@ -75,6 +79,43 @@ def read_artifact(
     return reader.read(source)
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Tar headers read with bounded memory.
+
+    `tarfile` reads a pax or GNU long-name header whole, keeps keys of pax global headers for the rest of the
+    archive, and reads GNU sparse maps of any length: a few KiB of compressed input could make it allocate
+    gigabytes. Extended headers are capped, and sparse members (which no artifact tool writes) refused.
+    """
+
+    def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[no-untyped-def,override]
+        if self.type in _EXTENDED_HEADER_TYPES and self.size > MAX_EXTENDED_HEADER:
+            raise _UnsafeTarError(f"extended tar header of {self.size} bytes (at most {MAX_EXTENDED_HEADER})")
+        if self.type == tarfile.XGLTYPE and len(tarfile_.pax_headers) > MAX_GLOBAL_PAX_KEYS:
+            raise _UnsafeTarError("too many pax global header keys")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _UnsafeTarError("sparse files are not supported")
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
+
+    def _refuse_sparse(self, *_args: object) -> None:
+        raise _UnsafeTarError("sparse files are not supported")
+
+    # pax sparse formats 0.0, 0.1 and 1.0 (whatever their signature in this Python version)
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+
+class _UnsafeTarError(tarfile.TarError):
+    """A tar header this reader refuses to process (see `_BoundedTarInfo`)."""
+
+
+_EXTENDED_HEADER_TYPES = (
+    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE
+)
+
+
+def _open_tar(fileobj: IO[bytes], mode: str, bufsize: int) -> tarfile.TarFile:
+    return tarfile.open(fileobj=fileobj, mode=mode, bufsize=bufsize, tarinfo=_BoundedTarInfo)  # type: ignore[call-overload,no-any-return]
+
+
 class _HashingReader:
     """Passes reads through while hashing and counting them."""
 
@@ -95,6 +136,25 @@ class _HashingReader:
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+
+class _CappedReader:
+    """Passes reads through until `limit` bytes were read (a decompression bomb stops there)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, message: str) -> None:
+        self.raw = raw
+        self.left = limit
+        self.message = message
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.left -= len(data)
+        if self.left < 0:
+            raise ArtifactError(self.message)
+        return data
+
+    def readable(self) -> bool:
+        return True
 
 
 @dataclass
@@ -136,7 +196,7 @@ class _ArtifactReader:
         # straight from the file); a pipe with the stream reader. Both keep memory flat.
         mode = "r:" if _seekable(handle) else "r|"
         try:
-            with tarfile.open(fileobj=handle, mode=mode, bufsize=STREAM_BUFFER) as outer:  # type: ignore[call-overload]
+            with _open_tar(handle, mode, STREAM_BUFFER) as outer:
                 self._read_members(outer)
         except ArtifactError:
             raise
@@ -246,9 +306,12 @@ class _ArtifactReader:
         hashing = _HashingReader(data)
         header = _Header()
         try:
-            with tarfile.open(fileobj=decompressing_reader(hashing, suffix), mode="r|", bufsize=64 << 10) as inner:  # type: ignore[call-overload]
+            unpacked = _CappedReader(decompressing_reader(hashing, suffix), MAX_HEADER_ARCHIVE_BYTES, f"reader: {name} is too large")
+            with _open_tar(unpacked, "r|", 64 << 10) as inner:  # type: ignore[arg-type]
                 total = 0
-                for member in inner:
+                for count, member in enumerate(inner, 1):
+                    if count > MAX_HEADER_MEMBERS:
+                        raise ArtifactError(f"reader: {name} has too many entries")
                     if not member.isreg():
                         continue
                     total += member.size
@@ -310,13 +373,17 @@ class _ArtifactReader:
         if index >= len(self._payload_types()):
             raise ArtifactError(f"reader: payload data/{index:04d} has no header")
         files: list[PayloadFile] = []
+        names: set[str] = set()
         self.payload_files[index] = files
         try:
-            with tarfile.open(fileobj=decompressing_reader(data, suffix), mode="r|", bufsize=CHUNK) as inner:  # type: ignore[call-overload]
+            with _open_tar(decompressing_reader(data, suffix), "r|", CHUNK) as inner:
                 for member in inner:
                     self._check_cancel()
                     if not member.isreg():
                         raise ArtifactError(f"reader: unexpected entry in payload data/{index:04d}: {member.name}")
+                    if member.name in names:  # each is checked once: repeats could only grow the list
+                        raise ArtifactError(f"reader: payload data/{index:04d} holds {member.name} twice")
+                    names.add(member.name)
                     content = inner.extractfile(member)
                     assert content is not None
                     files.append(self._payload_file(index, member, content))
@@ -352,7 +419,9 @@ class _ArtifactReader:
     def _verify_v1(self, index: int, name: str, checksum: str) -> None:
         assert self.header is not None
         expected = self.header.payloads.get(index, _HeaderPayload()).checksums.get(name)
-        if expected is not None and expected != checksum:
+        if expected is None:  # version 1 lists a checksum for every payload file in the header
+            raise ChecksumError(f"invalid checksum: data/{index:04d}/{name} has no checksum in the header")
+        if expected != checksum:
             raise ChecksumError(f"invalid checksum for file data/{index:04d}/{name}: expected {expected}, got {checksum}")
 
     # --- result ----------------------------------------------------------------------------------------

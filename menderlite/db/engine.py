@@ -10,9 +10,7 @@ separate pool and never block on writes (WAL).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,10 +18,16 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from menderlite.db import driver
+from menderlite.regex import try_compile
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +68,14 @@ def register_sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
         hook(dbapi_connection)
 
 
-@functools.lru_cache(maxsize=512)
-def _compiled_regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError):
-        return None
-
-
 def sql_regexp(pattern: str | None, value: object) -> bool | None:
-    """`value REGEXP pattern` (search semantics, like PostgreSQL's `~`); a bad pattern matches nothing."""
+    """`value REGEXP pattern` (search semantics, like PostgreSQL's `~`; RE2, so linear time); a bad pattern
+    matches nothing."""
     if pattern is None or value is None:
         return None
     if not isinstance(value, str):
         return False
-    compiled = _compiled_regex(pattern)
+    compiled = try_compile(pattern)
     return compiled is not None and compiled.search(value) is not None
 
 

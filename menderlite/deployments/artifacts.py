@@ -207,6 +207,21 @@ def depends_key_hash(name: str, combination: str) -> str:
     return hashlib.sha256(f"{name}\0{combination}".encode()).hexdigest()
 
 
+def read_artifact(*args: Any, **kwargs: Any) -> ParsedArtifact:
+    """The artifact reader (tarfile, lzma, zstandard), imported on the first upload: a server that is not
+    parsing one does not hold it in memory (see menderlite/artifact/__init__.py)."""
+    from menderlite.artifact.reader import read_artifact as read
+
+    return read(*args, **kwargs)
+
+
+def write_single_file_artifact(*args: Any, **kwargs: Any) -> None:
+    """The artifact writer, imported on first use like the reader."""
+    from menderlite.artifact.writer import write_single_file_artifact as write
+
+    write(*args, **kwargs)
+
+
 def updates_of(parsed: ParsedArtifact) -> list[dict[str, Any]]:
     return [
         {
@@ -226,6 +241,10 @@ def safe_file_name(name: str) -> str:
     base = os.path.basename(name.replace("\\", "/")).strip()
     cleaned = _SAFE_FILE_NAME.sub("_", base)[:200].lstrip(".")
     return cleaned or "file"
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in text)
 
 
 def _write_chunk(handle: BinaryIO, digest: Any, chunk: bytes) -> None:
@@ -330,14 +349,13 @@ class ArtifactsService:
     async def update_description(self, tenant_id: str, artifact_id: str, description: str) -> None:
         if len(description) > MAX_DESCRIPTION:
             raise ApiError(400, f"description: must be at most {MAX_DESCRIPTION} characters")
-        if await self.get(tenant_id, artifact_id) is None:
-            raise ApiError(404, MSG_NOT_FOUND)
-        if await self.ctx.deployments.artifact_in_use(tenant_id, artifact_id, unfinished_only=False):
-            raise ApiError(422, "Image has already been used in deployment")
         async with self.ctx.db.write() as session:
             row = await self._row(session, tenant_id, artifact_id)
             if row is None:
                 raise ApiError(404, MSG_NOT_FOUND)
+            # In the transaction: a deployment created meanwhile cannot slip in between check and edit.
+            if await self.ctx.deployments.artifact_in_use(tenant_id, artifact_id, unfinished_only=False, session=session):
+                raise ApiError(422, "Image has already been used in deployment")
             row.description = description
             row.modified = utcnow()
 
@@ -354,7 +372,11 @@ class ArtifactsService:
             if await self.ctx.deployments.artifact_in_use(tenant_id, artifact_id, unfinished_only=True, session=session):
                 raise ApiError(409, "Artifact is used in active deployment")
             key = row.storage_key
-            await session.execute(delete(models.ArtifactDependsKey).where(models.ArtifactDependsKey.artifact_id == artifact_id))
+            await session.execute(
+                delete(models.ArtifactDependsKey).where(
+                    models.ArtifactDependsKey.tenant_id == tenant_id, models.ArtifactDependsKey.artifact_id == artifact_id
+                )
+            )
             await session.delete(row)
             after_commit(session, lambda: self.ctx.storage.delete(key))
 
@@ -504,8 +526,6 @@ class ArtifactsService:
         return _Received(path=path, size=size, sha256=digest.hexdigest())
 
     async def _parse(self, path: Path) -> ParsedArtifact:
-        from menderlite.artifact.reader import read_artifact  # loaded on first upload (see artifact/__init__.py)
-
         try:
             return await asyncio.to_thread(
                 read_artifact,
@@ -659,7 +679,7 @@ class ArtifactsService:
     @staticmethod
     def _validate_generate_args(request: GenerateRequest) -> None:
         dest_dir = request.args.get("dest_dir")
-        if not isinstance(dest_dir, str) or not dest_dir.startswith("/"):
+        if not isinstance(dest_dir, str) or not dest_dir.startswith("/") or _has_control_characters(dest_dir):
             raise ApiError(400, "args: dest_dir must be an absolute directory on the device, e.g. {\"dest_dir\": \"/opt/app\"}")
         filename = request.args.get("filename", request.file_name)
         if not isinstance(filename, str) or safe_file_name(filename) != filename or filename in ("dest_dir", "filename", "permissions"):
@@ -739,6 +759,14 @@ class ArtifactsService:
             finally:
                 self._queue.task_done()
 
+    @staticmethod
+    async def _forget_generation(session: AsyncSession, tenant_id: str, artifact_id: str) -> None:
+        await session.execute(
+            delete(models.ArtifactGeneration).where(
+                models.ArtifactGeneration.tenant_id == tenant_id, models.ArtifactGeneration.id == artifact_id
+            )
+        )
+
     async def _build(self, tenant_id: str, artifact_id: str) -> None:
         async with self.ctx.db.read() as session:
             generation = await session.scalar(
@@ -748,8 +776,6 @@ class ArtifactsService:
             )
         if generation is None:
             return
-        from menderlite.artifact.writer import write_single_file_artifact  # loaded on first use, like the reader
-
         raw_path = self.ctx.storage.local_path(generation.raw_key)
         temp = self.ctx.storage.new_temp_path()
         try:
@@ -771,7 +797,7 @@ class ArtifactsService:
             parsed = await self._parse(temp)
 
             async def forget_request(session: AsyncSession) -> None:
-                await session.execute(delete(models.ArtifactGeneration).where(models.ArtifactGeneration.id == artifact_id))
+                await self._forget_generation(session, tenant_id, artifact_id)
 
             await self._store(tenant_id, artifact_id, parsed, _Received(temp, size, sha256), generation.description, also=forget_request)
             log.info("generated artifact %s (%s) for tenant %r", artifact_id, generation.name, tenant_id)
@@ -781,7 +807,7 @@ class ArtifactsService:
             message = exc.message if isinstance(exc, ApiError) else str(exc)
             log.warning("artifact generation %s (%s) failed and is dropped: %s", artifact_id, generation.name, message)
             async with self.ctx.db.write() as session:
-                await session.execute(delete(models.ArtifactGeneration).where(models.ArtifactGeneration.id == artifact_id))
+                await self._forget_generation(session, tenant_id, artifact_id)
         finally:
             await asyncio.to_thread(temp.unlink, missing_ok=True)
         await self.ctx.storage.delete(generation.raw_key)

@@ -14,6 +14,7 @@ from menderlite.web.errors import ApiError
 
 MULTIPART = "multipart/form-data"
 MAX_FIELD_BYTES = 64 << 10
+MAX_FIELDS = 64  # text parts before the file part: the forms have at most six
 CHUNK = 1 << 20
 _READ_ERRORS = (ValueError, AssertionError, ConnectionError, asyncio.IncompleteReadError, EOFError, ClientError, HttpProcessingError)
 
@@ -44,6 +45,8 @@ async def read_form(request: web.Request, file_field: str) -> Form:
             if part.name == file_field:
                 form.file = part
                 return form
+            if sum(map(len, form.fields.values())) >= MAX_FIELDS:
+                raise ApiError(400, f"too many form fields before the {file_field} part")
             form.fields.setdefault(part.name or "", []).append(await _read_text(part))
     except ApiError:
         raise

@@ -18,6 +18,7 @@ MAX_DEVICE_ID = 255
 MAX_DEVICE_TYPE = 255
 MAX_SUBSTATE = 200
 MAX_RETRIES = 100
+MAX_DEVICES = 2**31 - 1  # a 32-bit integer column
 MSG_BAD_ID = "ID is not UUIDv4"
 MSG_UNKNOWN_STATUS = "unknown status value"
 
@@ -145,7 +146,7 @@ def _phases_field(body: Mapping[str, Any], errors: _Errors) -> tuple[NewPhase, .
         else:
             try:
                 start = parse_rfc3339(start_ts) if isinstance(start_ts, str) else None
-            except ValueError:
+            except (ValueError, OverflowError):  # overflow: a date beyond year 1..9999 once in UTC
                 start = None
             if start is None:
                 errors.add("phases", f"start_ts of phase {number} must be an RFC 3339 date-time")
@@ -177,7 +178,7 @@ def parse_new_deployment(body: Mapping[str, Any], target: Target) -> NewDeployme
             filter_id = raw_filter
     phases = _phases_field(body, errors)
     retries = _int_field(body, "retries", errors, MAX_RETRIES)
-    max_devices = _int_field(body, "max_devices", errors) if target == "filter" else 0
+    max_devices = _int_field(body, "max_devices", errors, MAX_DEVICES) if target == "filter" else 0
     errors.raise_any()
     return NewDeployment(
         name=name,

@@ -212,7 +212,10 @@ def parse_log_timestamp(text: str) -> tuple[datetime, str]:
     moment = datetime.fromisoformat(f"{date}T{clock}").replace(tzinfo=timezone.utc)
     if not zulu:
         offset = timedelta(hours=int(hours), minutes=int(minutes))
-        moment = moment - offset if sign == "+" else moment + offset
+        try:
+            moment = moment - offset if sign == "+" else moment + offset
+        except OverflowError:
+            raise ValueError(f"not a representable time: {text!r}") from None
     return moment, fraction or ""
 
 

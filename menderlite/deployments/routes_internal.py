@@ -17,6 +17,7 @@ from menderlite.web import ApiError, health, json_response, paging_headers, pars
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/deployments"
 _TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_STORAGE_LIMIT = 2**63 - 1  # a 64-bit column
 
 routes.get(f"{PREFIX}/alive")(health.alive)
 routes.get(f"{PREFIX}/health")(health.health)
@@ -45,7 +46,7 @@ async def set_storage_limit(request: web.Request) -> web.Response:
     tenant_id = tenant_param(request)
     body = await read_json_object(request)
     limit = body.get("limit")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_STORAGE_LIMIT:
         raise ApiError(400, "limit: must be a non-negative integer")
     await artifacts_service(request).set_storage_limit(tenant_id, limit)
     return web.Response(status=204)

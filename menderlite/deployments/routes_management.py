@@ -109,7 +109,7 @@ def _generate_args(text: str | None) -> dict[str, object]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise ApiError(400, "args: must be a JSON object, e.g. {\"dest_dir\": \"/opt/app\"}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "args: must be a JSON object, e.g. {\"dest_dir\": \"/opt/app\"}")

@@ -27,7 +27,7 @@ def parse_id_data(text: str) -> dict[str, Any]:
     """Parse an `id_data` string; raises IdentityError unless it holds a JSON object."""
     try:
         value = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer too long to convert
         raise IdentityError(f"id_data is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise IdentityError("id_data must be a JSON object")

@@ -174,7 +174,7 @@ class DevauthService:
         """Validate the body and check `X-MEN-Signature` over the exact raw bytes; raises ApiError."""
         try:
             document = json.loads(body) if body.strip() else None
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
             raise ApiError(400, f"{AUTH_DECODE}: {exc}") from None
         if document is None:
             raise ApiError(400, f"{AUTH_DECODE}: JSON payload is empty")

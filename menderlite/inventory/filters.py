@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
@@ -27,7 +27,13 @@ from menderlite.inventory.models import (
     AttributeValue,
     InventoryDevice,
 )
-from menderlite.inventory.values import SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_SYSTEM, is_number
+from menderlite.inventory.values import (
+    SCOPE_IDENTITY,
+    SCOPE_INVENTORY,
+    SCOPE_SYSTEM,
+    is_number,
+)
+from menderlite.regex import strip_verbose, try_compile
 from menderlite.timeutil import parse_rfc3339
 from menderlite.web import ApiError
 
@@ -37,6 +43,15 @@ VALUES = AttributeValue.__table__
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$in", "$nin", "$regex")
 RANGE_OPERATORS = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
 INVALID_SORT_ORDER = "invalid sort order"
+
+# Bounds on one query, so that any accepted request stays within SQLite's limits (expression depth 1000,
+# 64 tables in a join, bound parameters) instead of failing with a 500. MongoDB itself caps sort keys at 32.
+MAX_CONDITIONS = 100  # weight of all filters together; see `condition_weight`
+MAX_SORT_KEYS = 32
+MAX_LIST_VALUES = 10_000  # scalar members of all `$in`/`$nin` lists, and `device_ids`
+TOO_COMPLEX = f"invalid filter: too many conditions (at most {MAX_CONDITIONS}; an array value counts one per element)"
+TOO_MANY_VALUES = f"invalid filter: too many values in $in/$nin lists (at most {MAX_LIST_VALUES})"
+TOO_MANY_SORT_KEYS = f"invalid sort: at most {MAX_SORT_KEYS} sort criteria"
 
 # Attributes that are columns of the devices table rather than value rows.
 ID_KEY = (SCOPE_IDENTITY, "id")
@@ -94,7 +109,50 @@ def parse_predicate(raw: Any) -> Predicate:
         raise ApiError(400, "invalid filter: the value of $exists must be a boolean")
     if operator == "$regex" and not isinstance(value, str):
         raise ApiError(400, "invalid filter: the value of $regex must be a string")
+    if _has_out_of_range_number(value):
+        raise ApiError(400, "invalid filter: numbers must fit a 64-bit float")
     return Predicate(scope, attribute, operator, value)
+
+
+def _has_out_of_range_number(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (int, float)) and not isinstance(item, bool) and not is_number(item):
+            return True
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return False
+
+
+def condition_weight(predicate: Predicate) -> tuple[int, int]:
+    """(conditions, list values) a predicate turns into: an array value is matched element by element,
+    the scalar members of `$in`/`$nin` form one list each (strings, numbers)."""
+    value = predicate.value
+    if not isinstance(value, list):
+        return 1, 0
+    if predicate.operator in ("$eq", "$ne"):
+        return len(value) + 1, 0
+    if predicate.operator not in ("$in", "$nin"):
+        return 1, 0
+    arrays = [item for item in value if isinstance(item, list)]
+    return 2 + sum(len(item) + 1 for item in arrays), len(value) - len(arrays)
+
+
+def check_query_size(predicates: Sequence[Predicate], device_ids: int = 0) -> None:
+    """400 for a conjunction too big to evaluate in one SQL statement."""
+    conditions = 1 if device_ids else 0
+    values = device_ids
+    for predicate in predicates:
+        weight, listed = condition_weight(predicate)
+        conditions += weight
+        values += listed
+    if conditions > MAX_CONDITIONS:
+        raise ApiError(400, TOO_COMPLEX)
+    if values > MAX_LIST_VALUES:
+        raise ApiError(400, TOO_MANY_VALUES)
 
 
 def parse_predicates(raw: Any) -> list[Predicate]:
@@ -102,7 +160,11 @@ def parse_predicates(raw: Any) -> list[Predicate]:
         return []
     if not isinstance(raw, list):
         raise ApiError(400, "invalid filter: filters must be an array")
-    return [parse_predicate(item) for item in raw]
+    if len(raw) > MAX_CONDITIONS:
+        raise ApiError(400, TOO_COMPLEX)
+    predicates = [parse_predicate(item) for item in raw]
+    check_query_size(predicates)
+    return predicates
 
 
 def parse_sort_terms(raw: Any) -> list[SortKey]:
@@ -111,6 +173,8 @@ def parse_sort_terms(raw: Any) -> list[SortKey]:
         return []
     if not isinstance(raw, list):
         raise ApiError(400, "invalid sort: sort must be an array")
+    if len(raw) > MAX_SORT_KEYS:
+        raise ApiError(400, TOO_MANY_SORT_KEYS)
     keys = []
     for item in raw:
         if not isinstance(item, dict):
@@ -143,7 +207,7 @@ def _page_number(raw: Mapping[str, Any], key: str, default: int) -> int:
     value = raw.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if not is_number(value) or value != int(value):
         raise ApiError(400, f"failed to decode request body: {key} must be an integer")
     return int(value) if value >= 1 else default
 
@@ -159,10 +223,12 @@ def parse_search_request(raw: Any) -> SearchRequest:
         not isinstance(device_ids, list) or not all(isinstance(item, str) for item in device_ids)
     ):
         raise ApiError(400, "failed to decode request body: device_ids must be an array of strings")
+    predicates = parse_predicates(raw.get("filters"))
+    check_query_size(predicates, len(device_ids or ()))
     return SearchRequest(
         page=_page_number(raw, "page", 1),
         per_page=min(_page_number(raw, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
-        predicates=tuple(parse_predicates(raw.get("filters"))),
+        predicates=tuple(predicates),
         sort=tuple(parse_sort_terms(raw.get("sort"))),
         device_ids=tuple(device_ids) if device_ids else None,  # an empty list restricts nothing
     )
@@ -190,26 +256,37 @@ def parse_sort_query(text: str) -> list[SortKey]:
             raise ApiError(400, INVALID_SORT_ORDER)
         scope, attribute = split_scoped_name(name)
         keys.append(SortKey(scope, attribute, order == "desc"))
+    if len(keys) > MAX_SORT_KEYS:
+        raise ApiError(400, TOO_MANY_SORT_KEYS)
     return keys
+
+
+def parse_query_filters(parameters: Iterable[tuple[str, str]]) -> list[Predicate]:
+    """The attribute filters of a v1 device list (query parameters other than paging, sort and group)."""
+    predicates = [query_predicate(name, value) for name, value in parameters]
+    check_query_size(predicates)
+    return predicates
+
+
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def query_predicate(name: str, raw_value: str) -> Predicate:
     """A v1 list filter `name=value`: equality; a value that reads as a number also matches the number."""
     scope, attribute = split_scoped_name(name)
     value = raw_value[3:] if raw_value.startswith("eq:") else raw_value
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
+    number = float(value) if DECIMAL.fullmatch(value) else math.nan  # not Python's " 1_0" or "inf"
     if math.isfinite(number):
         return Predicate(scope, attribute, "$in", [value, number])
     return Predicate(scope, attribute, "$eq", value)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Regular expressions: `/re/flags` form, anchored at the start (re.match semantics)
+# Regular expressions: `/re/flags` form, anchored at the start (re.match semantics), run by RE2
 
 REGEX_FLAGS = frozenset("imsx")
+# PCRE's `(?i)` at the start of a pattern: collected with the `/re/flags` flags.
+LEADING_FLAGS = re.compile(r"\(\?([imsx]+)\)")
 _META = frozenset(".^$*+?{}[]()|\\")
 
 
@@ -227,15 +304,17 @@ def parse_regex(text: str) -> Regex | None:
         body, flags = text[1:end], text[end + 1 :]
         if not set(flags) <= REGEX_FLAGS:
             return None
-    inline = f"(?{''.join(sorted(set(flags)))})" if flags else ""
-    # In verbose mode a `#` comments out the rest of the line: close the group on a new line.
-    closing = "\n)" if "x" in flags else ")"
-    pattern = rf"{inline}\A(?:{body}{closing}"
-    try:
-        re.compile(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError):
+    while leading := LEADING_FLAGS.match(body):
+        flags, body = flags + leading.group(1), body[leading.end() :]
+    if "x" in flags:
+        body = strip_verbose(body)
+    inline_flags = "".join(sorted(set(flags) - {"x"}))
+    inline = f"(?{inline_flags})" if inline_flags else ""
+    pattern = rf"{inline}\A(?:{body})"
+    # The body on its own must compile too: "a)|(b" would otherwise escape the anchor.
+    if try_compile(inline + body) is None or try_compile(pattern) is None:
         return None
-    prefix = "" if ("i" in flags or "x" in flags) else literal_prefix(body)
+    prefix = "" if "i" in flags else literal_prefix(body)
     return Regex(pattern, prefix)
 
 
@@ -425,6 +504,8 @@ class AttributeConditions:
         if numbers:
             parts.append(self.match(lambda v: and_(v.c.num_value.is_not(None), v.c.num_value.in_(numbers))))
         parts.extend(self.array_equals(item) for item in members if isinstance(item, list))
+        if None in members:  # MongoDB: null matches a missing attribute
+            parts.append(negate(self.exists()))
         return any_of(parts)
 
     def exists(self) -> Condition:
@@ -453,6 +534,10 @@ def _as_string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _as_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -460,6 +545,8 @@ def _as_time(value: Any) -> datetime | None:
         return parse_rfc3339(value)
     except ValueError:
         return None
+    except OverflowError:  # year 1 east of UTC or year 9999 west of it: before or after every stored time
+        return EARLIEST if value.strip().startswith("0001") else LATEST
 
 
 @dataclass(frozen=True)
@@ -507,9 +594,10 @@ class ColumnConditions:
 
     def member_of(self, members: list[Any]) -> Condition:
         coerced = sorted({c for c in (self.virtual.coerce(item) for item in members) if c is not None})
-        if not coerced:
-            return FALSE
-        return self._present(self.column.in_(coerced), self.virtual.narrow_on_equality)
+        parts = [self._present(self.column.in_(coerced), self.virtual.narrow_on_equality)] if coerced else []
+        if None in members:  # MongoDB: null matches a missing attribute
+            parts.append(negate(self.exists()))
+        return any_of(parts)
 
     def exists(self) -> Condition:
         return self._present(true()) if self.virtual.nullable else TRUE

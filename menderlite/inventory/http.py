@@ -1,4 +1,4 @@
-"""What the inventory route modules share: the service object on the application."""
+"""What the inventory route modules share: the service object on the application and paging."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from menderlite.web import Page, paging_headers
 
 INVENTORY = web.AppKey("inventory", InventoryService)
 
+# Any page beyond this is empty; SQLite's OFFSET only takes 64-bit integers.
+MAX_OFFSET = 2**53
+
 
 def inventory(request: web.Request) -> InventoryService:
     return request.app[INVENTORY]
@@ -17,3 +20,7 @@ def inventory(request: web.Request) -> InventoryService:
 def page_headers(request: web.Request, page: Page, total: int) -> dict[str, str]:
     """`Link` and `X-Total-Count` for a page of `total` items."""
     return paging_headers(request, page, has_next=total > page.page * page.per_page, total=total)
+
+
+def offset_of(page: Page) -> int:
+    return min(page.offset, MAX_OFFSET)

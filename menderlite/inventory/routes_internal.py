@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.http import inventory
+from menderlite.web.json_body import read_json_object
+from menderlite.inventory.models import MAX_NAME_LENGTH
 from menderlite.inventory.values import parse_attribute_list
-from menderlite.web import ApiError, health, read_json_object
+from menderlite.web import ApiError, health
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/inventory"
@@ -32,6 +34,8 @@ async def create_device(request: web.Request) -> web.Response:
     device_id = body.get("id")
     if not isinstance(device_id, str) or not device_id:
         raise ApiError(400, "device id must be provided")
+    if len(device_id) > MAX_NAME_LENGTH:
+        raise ApiError(400, f"device id can have at most {MAX_NAME_LENGTH} characters")
     attributes = parse_attribute_list(body.get("attributes") or [])
     tenant_id = request.rel_url.query.get("tenant_id", "")
     await inventory(request).create_device(tenant_id, device_id, attributes)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from menderlite.inventory.filters import parse_sort_query, query_predicate
-from menderlite.inventory.http import inventory, page_headers
-from menderlite.web import ApiError, identity_of, json_response, parse_paging, read_json, read_json_object
+from menderlite.inventory.filters import parse_query_filters, parse_sort_query
+from menderlite.inventory.http import inventory, offset_of, page_headers
+from menderlite.web.json_body import read_json, read_json_object
+from menderlite.web import ApiError, identity_of, json_response, parse_paging
 
 routes = web.RouteTableDef()
 PREFIX = "/api/management/v1/inventory"
@@ -33,14 +34,14 @@ def parse_bool_param(request: web.Request, name: str) -> bool | None:
 async def list_devices(request: web.Request) -> web.Response:
     page = parse_paging(request)
     query = request.rel_url.query
-    predicates = [query_predicate(name, value) for name, value in query.items() if name not in LIST_PARAMETERS]
+    predicates = parse_query_filters((name, value) for name, value in query.items() if name not in LIST_PARAMETERS)
     devices, total = await inventory(request).list_devices(
         identity_of(request).tenant_id,
         predicates=predicates,
         sort=parse_sort_query(query.get("sort", "")),
         group=query.get("group") or None,
         has_group=parse_bool_param(request, "has_group"),
-        offset=page.offset,
+        offset=offset_of(page),
         limit=page.limit,
     )
     return json_response(devices, headers=page_headers(request, page, total))
@@ -91,7 +92,7 @@ async def list_groups(request: web.Request) -> web.Response:
 async def list_group_devices(request: web.Request) -> web.Response:
     page = parse_paging(request)
     ids, total = await inventory(request).list_group_devices(
-        identity_of(request).tenant_id, request.match_info["name"], page.offset, page.limit
+        identity_of(request).tenant_id, request.match_info["name"], offset_of(page), page.limit
     )
     return json_response(ids, headers=page_headers(request, page, total))
 

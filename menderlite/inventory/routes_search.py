@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.filters import parse_search_request
-from menderlite.inventory.http import inventory, page_headers
+from menderlite.inventory.http import inventory, offset_of, page_headers
+from menderlite.web.json_body import parse_json, read_json_object
 from menderlite.inventory.service import FILTER_NOT_FOUND
-from menderlite.web import ApiError, Page, identity_of, json_response, parse_paging, read_json_object
-from menderlite.web.json_body import parse_json, read_raw_json_bytes
+from menderlite.web import ApiError, Page, identity_of, json_response, parse_paging
+from menderlite.web.json_body import read_raw_json_bytes
 
 routes = web.RouteTableDef()
 PREFIX = "/api/management/v2/inventory"
@@ -24,7 +25,7 @@ async def search(request: web.Request) -> web.Response:
         predicates=body.predicates,
         sort=body.sort,
         device_ids=body.device_ids,
-        offset=page.offset,
+        offset=offset_of(page),
         limit=page.limit,
     )
     return json_response(devices, headers=page_headers(request, page, total))
@@ -33,7 +34,7 @@ async def search(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/filters")
 async def list_filters(request: web.Request) -> web.Response:
     page = parse_paging(request)
-    filters, total = await inventory(request).list_filters(identity_of(request).tenant_id, page.offset, page.limit)
+    filters, total = await inventory(request).list_filters(identity_of(request).tenant_id, offset_of(page), page.limit)
     return json_response(filters, headers=page_headers(request, page, total))
 
 
@@ -64,6 +65,6 @@ async def delete_filter(request: web.Request) -> web.Response:
 async def execute_filter(request: web.Request) -> web.Response:
     page = parse_paging(request)
     devices, total = await inventory(request).execute_filter(
-        identity_of(request).tenant_id, request.match_info["id"], page.offset, page.limit
+        identity_of(request).tenant_id, request.match_info["id"], offset_of(page), page.limit
     )
     return json_response(devices, headers=page_headers(request, page, total))

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from menderlite.regex import Pattern, RegexError, compile_pattern, try_compile
+
 ACTION_ANY = "any"
 ACTION_HTTP = "http"
 ACTION_CREATE_DEPLOYMENT = "CREATE_DEPLOYMENT"
@@ -142,8 +144,8 @@ def parse_permission(raw: Any) -> Permission:
         if method != ANY_METHOD and method not in HTTP_METHODS:
             raise InvalidRole(f"permissions: object type of an http permission must be any or one of {', '.join(HTTP_METHODS)}")
         try:
-            re.compile(value)
-        except re.error as exc:
+            compile_pattern(value)
+        except RegexError as exc:
             raise InvalidRole(f"permissions: invalid regular expression {value!r}: {exc}") from None
         return Permission(action, method, value)
     if action == ACTION_CREATE_DEPLOYMENT and kind != OBJECT_DEVICE_GROUP:
@@ -174,7 +176,7 @@ def permissions_from_json(stored: Iterable[Mapping[str, Any]]) -> tuple[Permissi
 @dataclass(frozen=True)
 class _HttpRule:
     method: str  # an HTTP method or ANY_METHOD
-    path: re.Pattern[str]
+    path: Pattern
 
     def allows(self, method: str, path: str) -> bool:
         if self.method != ANY_METHOD and self.method != method:
@@ -201,8 +203,8 @@ class Policy:
             for permission in role.permissions:
                 if permission.action == ACTION_ANY:
                     return FULL_ACCESS
-                if permission.action == ACTION_HTTP:
-                    rules.append(_HttpRule(permission.type, re.compile(permission.value)))
+                if permission.action == ACTION_HTTP and (path := try_compile(permission.value)) is not None:
+                    rules.append(_HttpRule(permission.type, path))
                 elif permission.action == ACTION_CREATE_DEPLOYMENT:
                     groups.add(permission.value)
         if groups:
@@ -220,8 +222,10 @@ class Policy:
         return any(rule.allows(method, path) for rule in self.rules)
 
     def deployment_group_restriction(self) -> frozenset[str] | None:
-        """None: may deploy to any device; else only to devices in these groups (maybe none)."""
-        if self.unrestricted:
+        """For a deployment creation the guard let through: None when it may target any device, else only
+        devices in these groups. Without CREATE_DEPLOYMENT permissions, only an http permission can have let
+        the request through, and that one allows the creation outright (e.g. POST .../group/.* alone)."""
+        if self.unrestricted or not self.deployment_groups:
             return None
         general = (rule for rule in self.rules if rule.path is not DEPLOYMENT_CREATION)
         if any(rule.allows("POST", DEPLOYMENT_CREATION_PROBE) for rule in general):

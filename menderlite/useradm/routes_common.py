@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from aiohttp import hdrs, web
 
 from menderlite.useradm.service import UseradmService
 from menderlite.web.errors import ApiError
-from menderlite.web.json_body import read_raw_json_bytes
+from menderlite.web.json_body import parse_json, read_raw_json_bytes
 
 SERVICE = web.AppKey("useradm", UseradmService)
 
@@ -38,10 +37,7 @@ async def optional_json_object(request: web.Request) -> dict[str, Any]:
     raw = await read_raw_json_bytes(request)
     if not raw.strip():
         return {}
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"failed to decode request body: {exc}") from None
+    value = parse_json(raw)
     if not isinstance(value, dict):
         raise ApiError(400, "failed to decode request body: expected a JSON object")
     return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 from aiohttp import web
@@ -10,7 +9,7 @@ from aiohttp import web
 from menderlite.useradm.routes_common import basic_credentials, optional_json_object, service
 from menderlite.web import access, identity_of, json_response, read_json_object
 from menderlite.web.errors import ApiError
-from menderlite.web.json_body import read_raw_json_bytes
+from menderlite.web.json_body import parse_json, read_raw_json_bytes
 from menderlite.web.urls import base_url
 
 routes = web.RouteTableDef()
@@ -129,8 +128,8 @@ async def show_settings(request: web.Request) -> web.Response:
 async def save_settings(request: web.Request) -> web.Response:
     raw = await read_raw_json_bytes(request)
     try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        document = parse_json(raw)
+    except ApiError:
         document = None
     if not isinstance(document, dict):
         raise ApiError(400, "cannot parse request body as json")

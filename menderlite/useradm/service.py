@@ -243,7 +243,8 @@ class UseradmService:
         return Identity(subject=subject, tenant_id=tenant_id, is_user=True, plan=plan, token_id=jti, token=token)
 
     async def deployment_group_restriction(self, identity: Identity) -> frozenset[str] | None:
-        """None when the user may deploy to any device, else the device groups their roles allow."""
+        """For a deployment creation the management guard let through: None when it may target any device,
+        else only devices of these groups (CREATE_DEPLOYMENT permissions of the user's roles)."""
         if not identity.is_user:
             return frozenset()
         cached = self.grants.get(identity.token) if identity.token else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +14,8 @@ from menderlite.web.errors import ApiError
 EMPTY = "JSON payload is empty"
 # What clients send (mender-client, mender-cli, browsers): accepted without parsing the header.
 _COMMON_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8"})
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_json_content_type(request: web.BaseRequest) -> bool:
@@ -51,13 +55,40 @@ async def read_json(request: web.Request, context: str = "failed to decode reque
 
 
 def parse_json(raw: bytes, context: str = "failed to decode request body") -> Any:
+    """Strict JSON, as Go decodes it: NaN/Infinity, numbers beyond Python's digit limit and too-deep nesting
+    are 400s like any other malformed body (never a 500); lone surrogates become U+FFFD."""
     if not raw.strip():
         raise ApiError(400, f"{context}: {EMPTY}")
     try:
-        # UTF-8 only (the content type says so), like the real services: no BOM, no UTF-16/32 guessing.
-        return json.loads(raw.decode())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # As Go's decoder: UTF-8 only (no BOM, no UTF-16/32 guessing), no NaN/Infinity, no number beyond
+        # float64 (they would come back as invalid JSON).
+        value = json.loads(raw.decode(), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, too-long integers, too-deep nesting
         raise ApiError(400, f"{context}: {exc}") from None
+    return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Lone UTF-16 surrogates (`"\\ud800"`) become U+FFFD, as Go's decoder does: such strings cannot be
+    encoded as UTF-8, so they would fail wherever they are stored or sent back."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 async def read_json_object(request: web.Request, context: str = "failed to decode request body") -> dict[str, Any]:

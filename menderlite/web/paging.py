@@ -13,6 +13,7 @@ from menderlite.web.urls import base_url
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
+MAX_OFFSET = 2**63 - 1  # offsets are signed 64-bit integers in SQL: a page beyond them is out of bounds, not a 500
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,13 @@ def _int_param(query: Mapping[str, str], name: str, default: int, maximum: int |
 
 def parse_paging(request: web.BaseRequest, *, default_per_page: int = DEFAULT_PER_PAGE, max_per_page: int = MAX_PER_PAGE) -> Page:
     query = request.rel_url.query
-    return Page(
+    page = Page(
         page=_int_param(query, "page", 1, None),
         per_page=_int_param(query, "per_page", default_per_page, max_per_page),
     )
+    if page.offset > MAX_OFFSET:
+        raise ApiError(400, "Param page is out of bounds")
+    return page
 
 
 def link_header(request: web.BaseRequest, page: Page, has_next: bool) -> str:

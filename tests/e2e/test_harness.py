@@ -25,6 +25,7 @@ from tests.e2e.harness.isolation import (
     INVENTORY_TARGET,
     DispatchInstallation,
     Isolation,
+    IsolationUnavailable,
     Mode,
     probe,
 )
@@ -65,6 +66,20 @@ def test_wait_for_returns_the_value_or_fails_with_log_tails() -> None:
     message = str(failed.value)
     assert "timed out after 0.05s waiting for the impossible" in message
     assert "----- fake process" in message and "last words of the fake process" in message
+
+
+def test_dispatch_lock_serializes_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    state_dir = tmp_path / "dispatch-state"
+    first, second = DispatchInstallation(state_dir=state_dir), DispatchInstallation(state_dir=state_dir, lock_timeout=0.3)
+    first._lock()
+    with pytest.raises(IsolationUnavailable, match="another test run holds"):
+        second._lock()
+    first._unlock()
+    assert not state_dir.exists()
+    second._lock()
+    assert (state_dir / "lock").exists()
+    second._unlock()
+    assert not state_dir.exists()
 
 
 # --- devices against a recording server ---------------------------------------------------------------------------
@@ -230,6 +245,7 @@ def test_dispatch_fallback_isolates_devices_without_namespaces(
     if isolation.mode is not Mode.DISPATCH:
         after = {path: path.read_bytes() if path.exists() else None for path in before}
         assert after == before, "dispatch mode did not restore the host files"
+        assert not (installation.state_dir / "state.json").exists()
 
 
 # --- devices against menderlite serve ----------------------------------------------------------------------------

@@ -12,11 +12,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -39,6 +41,85 @@ def mender_artifact_binary() -> str:
 
 def run_mender_artifact(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([mender_artifact_binary(), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def mender_artifact_read(path: Path, key: Path | None = None) -> dict[str, Any]:
+    """What `mender-artifact read` prints, as a dict: the reference our reader is compared with.
+
+    {"name", "format", "version", "signature", "device_types", "provides_group", "depends_artifacts",
+     "depends_groups", "scripts", "updates": [{"type", "provides", "depends", "clears_provides",
+     "meta_data", "files": [{"name", "size", "modified", "checksum"}]}]}; the v3-only keys are None for v2.
+    """
+    result = run_mender_artifact("read", *(["-k", key] if key else []), path)
+    if result.returncode != 0:
+        raise RuntimeError(f"mender-artifact read failed: {result.stderr}")
+    lines = result.stdout.splitlines()
+    split = lines.index("Updates:")
+    header, scripts = _read_printed_header(lines[:split])
+    return {
+        "name": header["Name"],
+        "format": header["Format"],
+        "version": int(header["Version"]),
+        "signature": header["Signature"],
+        "device_types": _printed_list(header["Compatible devices"]),
+        "provides_group": header.get("Provides group"),
+        "depends_artifacts": _printed_list(header.get("Depends on one of artifact(s)")),
+        "depends_groups": _printed_list(header.get("Depends on one of group(s)")),
+        "scripts": scripts,
+        "updates": _read_printed_updates(lines[split + 1:]),
+    }
+
+
+def _read_printed_header(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    header: dict[str, str] = {}
+    scripts: list[str] = []
+    for line in lines:
+        if "State scripts" in header and line.startswith("    ") and line.strip():
+            scripts.append(line.strip())
+        elif ":" in line:
+            name, _, value = line.strip().partition(":")
+            header[name] = value.strip()
+    return header, scripts
+
+
+def _read_printed_updates(lines: list[str]) -> list[dict[str, Any]]:
+    updates: list[dict[str, Any]] = []
+    block = ""
+    for line in lines:
+        if re.fullmatch(r"    \d+:", line):
+            updates.append({"provides": {}, "depends": {}, "clears_provides": None, "meta_data": "", "files": []})
+            continue
+        update = updates[-1]
+        if line.startswith("\t"):  # an entry of the block above (Provides, Depends) or a line of Metadata
+            if block == "Metadata":
+                update["meta_data"] += line[1:] + "\n"
+            else:
+                name, _, value = line[1:].partition(": ")
+                update[block.lower()][name] = value
+            continue
+        name, _, value = line.strip().partition(":")
+        value = value.strip()
+        if name in ("Provides", "Depends", "Metadata"):
+            block = name
+        elif name == "Type":
+            update["type"] = value
+        elif name == "Clears Provides":
+            update["clears_provides"] = json.loads(value)
+        elif name == "name":
+            update["files"].append({"name": value})
+        elif name in ("size", "modified", "checksum"):
+            update["files"][-1][name] = int(value) if name == "size" else value
+    for update in updates:
+        update["meta_data"] = json.loads(update["meta_data"]) if update["meta_data"] else None
+    return updates
+
+
+def _printed_list(text: str | None) -> list[str] | None:
+    """Go's printing of a []string: `[a b]`, `[a, b]` or `'[a b]'`."""
+    if text is None:
+        return None
+    inner = text.strip("'").strip("[]")
+    return [item for item in re.split(r",? ", inner) if item]
 
 
 class ArtifactMaker:
@@ -305,3 +386,90 @@ def with_bytes_flipped(source: Path, output: Path, member_name: str) -> Path:
 @pytest.fixture(scope="session")
 def artifact_maker(tmp_path_factory: pytest.TempPathFactory) -> ArtifactMaker:
     return ArtifactMaker(tmp_path_factory.mktemp("artifacts"))
+
+
+# --- crafted version-3 artifacts (hostile or huge payloads) --------------------------------------------
+
+
+def make_v3_artifact(output: Path, *, payload_tar: bytes, checksums: dict[str, str], name: str = "crafted",
+                     header_tar: bytes | None = None) -> Path:
+    """A v3 artifact around a raw (uncompressed) payload tar; `checksums` are the manifest's data entries by
+    file name. `header_tar` replaces the usual one-payload header."""
+    version = b'{"format":"mender","version":3}'
+    if header_tar is None:
+        header_info = {"payloads": [{"type": "custom"}], "artifact_provides": {"artifact_name": name},
+                       "artifact_depends": {"device_type": ["qemux86-64"]}}
+        header_tar = tar_bytes([("header-info", json.dumps(header_info).encode()), ("headers/0000/type-info", b'{"type":"custom"}')])
+    header = gzip.compress(header_tar)
+    manifest = {"version": sha256(version), "header.tar.gz": sha256(header)}
+    manifest.update({f"data/0000/{file}": digest for file, digest in checksums.items()})
+    return write_members(
+        output,
+        [("version", version), ("manifest", manifest_of(manifest)), ("header.tar.gz", header), ("data/0000.tar.gz", gzip.compress(payload_tar))],
+    )
+
+
+ZERO_CHUNK = bytes(1 << 20)
+COMPRESSION_SUFFIXES = {"none": "", "gzip": ".gz", "xz": ".xz", "zstd": ".zst"}
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+def _compressor(raw: io.BufferedWriter, compression: str):  # type: ignore[no-untyped-def]
+    import lzma
+
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)
+    if compression == "xz":
+        return lzma.LZMAFile(raw, mode="wb", preset=0)
+    if compression == "zstd":
+        return zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
+    return None
+
+
+def make_zero_payload_artifact(output: Path, size: int, compression: str) -> Path:
+    """A v3 artifact whose one payload file is `size` zero bytes: tiny when compressed, big once unpacked.
+    Written in a streaming way (the payload never exists in memory here either)."""
+    digest = hashlib.sha256()
+    remaining = size
+    while remaining:
+        digest.update(ZERO_CHUNK[: min(remaining, len(ZERO_CHUNK))])
+        remaining -= min(remaining, len(ZERO_CHUNK))
+    data_path = output.with_name(output.name + ".data")
+    with open(data_path, "wb") as raw:
+        compressor = _compressor(raw, compression)
+        target = compressor or raw
+        with tarfile.open(fileobj=target, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+            info = tarfile.TarInfo("zeros.img")
+            info.size = size
+            archive.addfile(info, io.BufferedReader(_Zeros(size)))
+        if compressor is not None:
+            compressor.close()
+    version = b'{"format":"mender","version":3}'
+    header_info = {"payloads": [{"type": "rootfs-image"}], "artifact_provides": {"artifact_name": f"zeros-{compression}"},
+                   "artifact_depends": {"device_type": ["qemux86-64"]}}
+    header = gzip.compress(tar_bytes([("header-info", json.dumps(header_info).encode()), ("headers/0000/type-info", b'{"type":"rootfs-image"}')]))
+    manifest = manifest_of({"version": sha256(version), "header.tar.gz": sha256(header), "data/0000/zeros.img": digest.hexdigest()})
+    with tarfile.open(output, "w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, content in (("version", version), ("manifest", manifest), ("header.tar.gz", header)):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        info = tarfile.TarInfo(f"data/0000.tar{COMPRESSION_SUFFIXES[compression]}")
+        info.size = data_path.stat().st_size
+        with open(data_path, "rb") as data:
+            archive.addfile(info, data)
+    data_path.unlink()
+    return output

@@ -120,6 +120,8 @@ async def test_tampered_links(client: TestClient, user_headers: dict[str, str], 
     later = (parse_rfc3339(params["x-men-expire"]) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     attempts = [
         with_params(parts.path, **{"x-men-signature": params["x-men-signature"][:-2] + "AA"}),
+        with_params(parts.path, **{"x-men-signature": params["x-men-signature"][:-1] + "é"}),  # not ASCII
+        with_params(parts.path, **{"x-men-expire": "not a time"}),
         with_params(parts.path, **{"x-men-expire": later}),  # extend the lifetime
         with_params(parts.path, tenant_id="someone-else"),
         with_params(f"/download/{second}"),  # another artifact with this signature
@@ -128,7 +130,7 @@ async def test_tampered_links(client: TestClient, user_headers: dict[str, str], 
     for attempt in attempts:
         response = await client.get(attempt)
         assert response.status == 403, attempt
-        assert "error" in await response.json()
+        assert (await response.json())["error"] == "invalid download link signature", attempt
 
 
 async def test_link_of_a_deleted_artifact(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,8 @@ async def test_generate_builds_a_valid_artifact(client: TestClient, user_headers
         ({"args": "not json"}, True, None),
         ({"args": json.dumps({"dest_dir": "relative/dir"})}, True, None),
         ({"args": json.dumps({"dest_dir": "/x", "filename": "../etc/passwd"})}, True, None),
+        ({"args": json.dumps({"dest_dir": "/opt/app\nmore"})}, True, None),  # the module reads dest_dir as one line
+        ({"args": "[" * 30000 + "]" * 30000}, True, "args: must be a JSON object, e.g. {\"dest_dir\": \"/opt/app\"}"),  # too deep
     ],
 )
 async def test_generate_validation(
@@ -126,3 +130,37 @@ async def test_restart_during_generation_resumes_it(
     assert [(artifact["id"], artifact["name"]) for artifact in listing] == [(artifact_id, "generated-app")]
     assert stored_files(ctx) == [f"default/{artifact_id}"]
     assert not half_built.exists()
+
+
+async def test_stop_during_the_build_leaves_no_half_artifact_and_the_next_start_builds_it(
+    aiohttp_client, settings, user_headers: dict[str, str], client: TestClient, ctx: Context, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The server stops while the artifact is being written: the build is abandoned (its partial file
+    removed, no row), the request and its raw file stay, and the next start builds the artifact."""
+    from menderlite.artifact import OperationCancelled
+    from menderlite.deployments import artifacts as artifacts_module
+
+    real_writer = artifacts_module.write_single_file_artifact
+    writing = threading.Event()
+
+    def stalled_writer(output: Path, *, cancel: threading.Event, **kwargs: Any) -> None:
+        output.write_bytes(b"the first bytes of an artifact")  # a partial file, as a real writer leaves it
+        writing.set()
+        cancel.wait(60)  # until the server stops
+        raise OperationCancelled()
+
+    monkeypatch.setattr(artifacts_module, "write_single_file_artifact", stalled_writer)
+    response = await client.post(GENERATE, data=generate_form(b"payload" * 1000), headers=user_headers)
+    assert response.status == 201
+    artifact_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert await asyncio.to_thread(writing.wait, 30)
+    await client.close()  # the server stops mid-build
+
+    assert stored_files(ctx) == [f"default/{artifact_id}.raw"]  # no partial artifact, the raw file kept
+    monkeypatch.setattr(artifacts_module, "write_single_file_artifact", real_writer)
+    restarted = create_app(settings)
+    client2 = await aiohttp_client(restarted)
+    await restarted[CONTEXT].deployments.artifacts.wait_idle()
+    listing = await (await client2.get(ARTIFACTS, headers=user_headers)).json()
+    assert [(artifact["id"], artifact["name"]) for artifact in listing] == [(artifact_id, "generated-app")]
+    assert stored_files(ctx) == [f"default/{artifact_id}"]

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_form, upload_ok
+from tests.api.deployments.fleet import DEPLOYMENTS, admit_device, create_deployment, show
 from tests.support.artifacts import ArtifactMaker
 
 INTERNAL = "/api/internal/v1/deployments"
@@ -52,23 +53,83 @@ async def test_delete_removes_row_and_file(client: TestClient, user_headers: dic
     await upload_ok(client, user_headers, maker.single_file("delete-me"))
 
 
-async def test_artifact_used_by_deployments(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch) -> None:
-    artifact_id = await upload_ok(client, user_headers, maker.single_file("in-use"))
-    calls = []
+async def _edit(client: TestClient, headers: dict[str, str], artifact_id: str) -> tuple[int, str | None]:
+    response = await client.put(f"{ARTIFACTS}/{artifact_id}", json={"description": "changed"}, headers=headers)
+    return response.status, (await response.json())["error"] if response.status != 204 else None
 
-    async def in_use(tenant_id: str, used_id: str, unfinished_only: bool) -> bool:
-        calls.append((tenant_id, used_id, unfinished_only))
-        return True
 
-    monkeypatch.setattr(ctx.deployments, "artifact_in_use", in_use)
-    response = await client.put(f"{ARTIFACTS}/{artifact_id}", json={"description": "x"}, headers=user_headers)
-    assert response.status == 422
-    assert (await response.json())["error"] == "Image has already been used in deployment"
-    response = await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)
-    assert response.status == 409
-    assert (await response.json())["error"] == "Artifact is used in active deployment"
-    assert calls == [("", artifact_id, False), ("", artifact_id, True)]
-    assert stored_files(ctx) == [f"default/{artifact_id}"]
+async def _delete(client: TestClient, headers: dict[str, str], artifact_id: str) -> tuple[int, str | None]:
+    response = await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=headers)
+    return response.status, (await response.json())["error"] if response.status != 204 else None
+
+
+USED = (422, "Image has already been used in deployment")
+ACTIVE = (409, "Artifact is used in active deployment")
+
+
+async def test_edit_and_delete_while_a_deployment_runs_and_after_it_finished(
+    client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker
+) -> None:
+    """Through a real deployment and a device that installs it: no edit once used (even finished), no delete
+    until the deployment finished; both artifacts of the release are held, not those of another release."""
+    x86 = await upload_ok(client, user_headers, maker.single_file("held-v1", ("qemux86-64",)))
+    arm = await upload_ok(client, user_headers, maker.single_file("held-v1", ("raspberrypi4",)))
+    other = await upload_ok(client, user_headers, maker.single_file("free-v1", ("qemux86-64",)))
+    device = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, "held-v1", [device.id])
+
+    for artifact_id in (x86, arm):
+        assert await _edit(client, user_headers, artifact_id) == USED
+        assert await _delete(client, user_headers, artifact_id) == ACTIVE
+    assert await _edit(client, user_headers, other) == (204, None)
+    assert sorted(stored_files(ctx)) == sorted(f"default/{a}" for a in (x86, arm, other))
+
+    instructions = await device.next()
+    assert instructions is not None and instructions["artifact"]["id"] == x86
+    assert await _delete(client, user_headers, x86) == ACTIVE  # still running
+    await device.install(instructions)
+    assert (await show(client, user_headers, deployment_id))["status"] == "finished"
+
+    assert await _edit(client, user_headers, x86) == USED  # used once is enough
+    assert await _edit(client, user_headers, arm) == USED  # frozen into the deployment though never downloaded
+    assert await _delete(client, user_headers, x86) == (204, None)
+    assert await _delete(client, user_headers, arm) == (204, None)
+    assert stored_files(ctx) == [f"default/{other}"]
+    # the finished deployment still shows, with the ids of the artifacts it used
+    assert sorted((await show(client, user_headers, deployment_id))["artifacts"]) == sorted([x86, arm])
+
+
+async def test_an_aborted_deployment_frees_its_artifact_for_deletion(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("aborted-v1"))
+    device = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, "aborted-v1", [device.id])
+    assert await _delete(client, user_headers, artifact_id) == ACTIVE
+    response = await client.put(f"{DEPLOYMENTS}/{deployment_id}/status", json={"status": "aborted"}, headers=user_headers)
+    assert response.status == 204
+    assert await _edit(client, user_headers, artifact_id) == USED
+    assert await _delete(client, user_headers, artifact_id) == (204, None)
+
+
+async def test_an_artifact_uploaded_after_the_deployment_is_not_held(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """A deployment freezes the release's artifacts at creation; a later upload of the same name is free."""
+    await upload_ok(client, user_headers, maker.single_file("later-v1", ("qemux86-64",)))
+    device = await admit_device(client)
+    await create_deployment(client, user_headers, "later-v1", [device.id])
+    later = await upload_ok(client, user_headers, maker.single_file("later-v1", ("beaglebone",)))
+    assert await _edit(client, user_headers, later) == (204, None)
+    assert await _delete(client, user_headers, later) == (204, None)
+
+
+async def test_a_deployment_of_another_tenant_does_not_hold_the_artifact(
+    client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker
+) -> None:
+    """The check is per tenant: the same artifact id is never shared, but the same name is."""
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("tenant-held-v1"))
+    assert not await ctx.deployments.artifact_in_use("58be8208dd77460001fe0d78", artifact_id, unfinished_only=False)
+    device = await admit_device(client)
+    await create_deployment(client, user_headers, "tenant-held-v1", [device.id])
+    assert await ctx.deployments.artifact_in_use("", artifact_id, unfinished_only=True)
+    assert not await ctx.deployments.artifact_in_use("58be8208dd77460001fe0d78", artifact_id, unfinished_only=True)
 
 
 async def test_releases_group_by_name_descending(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
@@ -109,9 +170,12 @@ async def test_internal_storage_limits(client: TestClient) -> None:
     assert response.status == 204
     response = await client.get(f"{INTERNAL}/tenants/{tenant}/limits/storage")
     assert await response.json() == {"limit": 1073741824, "usage": 0}
-    for bad in ({"limit": -1}, {"limit": "1"}, {}):
+    for bad in ({"limit": -1}, {"limit": "1"}, {}, {"limit": 2**63}, {"limit": 10**30}, {"limit": 1.5}, {"limit": True}):
         response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json=bad)
         assert response.status == 400, bad
+        assert (await response.json())["error"] == "limit: must be a non-negative integer"
+    response = await client.put(f"{INTERNAL}/tenants/{tenant}/limits/storage", json={"limit": 2**63 - 1})
+    assert response.status == 204
     response = await client.put(f"{INTERNAL}/tenants/..%2Fetc/limits/storage", json={"limit": 1})
     assert response.status in (400, 404)
 

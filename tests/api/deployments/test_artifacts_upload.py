@@ -14,7 +14,7 @@ from menderlite.context import Context
 from menderlite.timeutil import parse_rfc3339
 from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload, upload_form, upload_ok
 from tests.support.users import admin_headers
-from tests.support.artifacts import ArtifactMaker, make_v1_artifact, with_bytes_flipped, with_payload_changed
+from tests.support.artifacts import ArtifactMaker, make_v1_artifact, mender_artifact_read, with_bytes_flipped, with_payload_changed
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -110,6 +110,18 @@ async def test_formats_compressions_and_signatures(
     assert document["signed"] is signed
     assert document["size"] == path.stat().st_size
     assert document["artifact_depends"]["device_type"] == ["qemux86-64"]
+    # what the real tool reads (the zstd variant: from the gzip original, which it can read)
+    expected = mender_artifact_read(maker.single_file("api-zstd") if kind == "zstd" else path)
+    assert (document["name"], document["device_types_compatible"]) == (expected["name"], expected["device_types"])
+    [update], [expected_update] = document["updates"], expected["updates"]
+    assert [(f["name"], f["size"], f["checksum"]) for f in update["files"]] == [
+        (f["name"], f["size"], f["checksum"]) for f in expected_update["files"]
+    ]
+    assert all(parse_rfc3339(f["date"]).strftime("%Y-%m-%d %H:%M:%S +0000 UTC") == e["modified"]
+               for f, e in zip(update["files"], expected_update["files"]))
+    assert update["meta_data"] == ([expected_update["meta_data"]] if expected_update["meta_data"] is not None else None)
+    assert expected_update["provides"].items() <= document["artifact_provides"].items()
+    assert expected_update["depends"].items() <= document["artifact_depends"].items()
 
 
 async def test_format_1_upload(client: TestClient, user_headers: dict[str, str], tmp_path: Path) -> None:
@@ -182,6 +194,17 @@ def _multipart_without_file():  # type: ignore[no-untyped-def]
     part = writer.append("only a description")
     part.set_content_disposition("form-data", name="description")
     return writer
+
+
+async def test_form_fields_are_bounded(client: TestClient, user_headers: dict[str, str], ctx: Context) -> None:
+    """Text parts are read into memory: each is capped, and so is their number."""
+    response = await upload(client, user_headers, b"x", fields={f"field{index}": "v" for index in range(100)})
+    assert response.status == 400
+    assert (await response.json())["error"] == "too many form fields before the artifact part"
+    response = await upload(client, user_headers, b"x", description="d" * (65 << 10))
+    assert response.status == 400
+    assert (await response.json())["error"] == "form field description is too large"
+    await assert_nothing_stored(client, user_headers, ctx)
 
 
 async def test_upload_needs_a_user(client: TestClient, maker: ArtifactMaker) -> None:
@@ -315,7 +338,7 @@ async def test_same_name_and_device_type_but_different_other_depends_is_allowed(
 
 
 async def test_signature_checked_when_keys_are_configured(aiohttp_client, make_settings, maker: ArtifactMaker) -> None:  # type: ignore[no-untyped-def]
-    from menderlite.app import create_app
+    from menderlite.app import CONTEXT, create_app
 
     _, rsa_public = maker.key_pair("rsa")
     app = create_app(make_settings(deployments={"artifact_verify_keys": [str(rsa_public)]}))
@@ -326,6 +349,7 @@ async def test_signature_checked_when_keys_are_configured(aiohttp_client, make_s
     response = await upload(client, headers, maker.signed(maker.single_file("api-verify-ec"), "ecdsa"))
     assert response.status == 400
     assert (await response.json())["error"] == "artifact signature verification failed"
+    assert len(stored_files(app[CONTEXT])) == 1  # the refused one left nothing
     await upload_ok(client, headers, maker.single_file("api-verify-unsigned"))
 
 

@@ -238,3 +238,97 @@ async def test_management_endpoints_need_user_credentials(client: TestClient, de
             response = await client.request(method, path, json={"status": "aborted"}, headers=headers)
             assert response.status == 401, (method, path, headers)
             assert "error" in await response.json()
+
+
+async def test_odd_values_get_a_4xx_never_a_500(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """Huge numbers, times beyond year 1..9999 once in UTC, lone UTF-16 surrogates (Go's decoder makes them
+    U+FFFD, and so do we: they cannot be stored or sent back as UTF-8)."""
+    await upload_ok(client, user_headers, maker.single_file("odd-release"))
+    device = await admit_device(client)
+    json_headers = {**user_headers, "Content-Type": "application/json"}
+
+    async def create(raw: str, path: str = DEPLOYMENTS) -> Any:
+        return await client.post(path, data=raw.encode(), headers=json_headers)
+
+    response = await create('{"name": "odd \\ud800", "artifact_name": "odd-release", "devices": ["\\udc00", "%s"]}' % device.id)
+    assert response.status == 201, await response.text()
+    deployment_id = response.headers["Location"].rsplit("/", 1)[1]
+    shown = await (await client.get(f"{DEPLOYMENTS}/{deployment_id}", headers=user_headers)).json()
+    assert shown["name"] == "odd \ufffd"
+    device_list = await (await client.get(f"{DEPLOYMENTS}/{deployment_id}/device_list", headers=user_headers)).json()
+    assert device_list == ["\ufffd", device.id]
+
+    for start in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        body = {"name": "n", "artifact_name": "odd-release", "devices": ["d"], "phases": [{"batch_size": 50, "start_ts": start}, {}]}
+        assert await error_of(await client.post(DEPLOYMENTS, json=body, headers=user_headers), 400) == (
+            "Validating request body: phases: start_ts of phase 1 must be an RFC 3339 date-time;"
+        )
+    body = {"name": "n", "artifact_name": "odd-release", "filter_id": "f", "max_devices": 10**30}
+    assert await error_of(await client.post(DEPLOYMENTS_V2, json=body, headers=user_headers), 400) == (
+        "Validating request body: max_devices: must be an integer between 0 and 2147483647;"
+    )
+    for query in ("page=99999999999999999999", "page=9223372036854775807"):
+        for path in (DEPLOYMENTS, f"{DEPLOYMENTS}/{deployment_id}/devices", f"{INTERNAL}/tenants/default/deployments"):
+            headers = {} if path.startswith(INTERNAL) else user_headers
+            assert await error_of(await client.get(f"{path}?{query}", headers=headers), 400) == "Param page is out of bounds"
+    response = await client.get(f"{DEPLOYMENTS}?page=18000000000000000&per_page=500", headers=user_headers)
+    assert response.status == 200 and await response.json() == []
+
+    # the device's side: a lone surrogate as device type, in a log, times that overflow
+    device_json = {**device.headers, "Content-Type": "application/json"}
+    raw = b'{"artifact_name": "initial", "device_type": "\\ud800"}'
+    assert (await client.post(NEXT, data=raw, headers=device_json)).status == 204  # no artifact for that type
+    statistics = await (await client.get(f"{DEPLOYMENTS}/{deployment_id}/statistics", headers=user_headers)).json()
+    assert statistics["noartifact"] == 1
+    log = b'{"messages": [{"timestamp": "2026-01-01T00:00:00Z", "level": "info\\ud800", "message": "\\udfff"}]}'
+    response = await client.put(f"{DEVICE_DEPLOYMENTS}/{deployment_id}/log", data=log, headers=device_json)
+    assert response.status == 204, await response.text()
+    response = await client.get(f"{DEPLOYMENTS}/{deployment_id}/devices/{device.id}/log", headers=user_headers)
+    assert await response.text() == "2026-01-01 00:00:00 +0000 UTC info\ufffd: \ufffd\n"
+    for stamp in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        messages = {"messages": [{"timestamp": stamp, "level": "info", "message": "m"}]}
+        response = await client.put(f"{DEVICE_DEPLOYMENTS}/{deployment_id}/log", json=messages, headers=device.headers)
+        assert await error_of(response, 400) == "invalid deployment log: message 1: timestamp: must be an RFC 3339 date-time"
+
+
+async def test_devices_of_a_deployment_with_bad_paging(client: TestClient, user_headers: dict[str, str]) -> None:
+    for query, message in [("page=0", "Param page is out of bounds"), ("per_page=x", "Can't parse param per_page"),
+                           ("per_page=501", "Param per_page is out of bounds")]:
+        response = await client.get(f"{DEPLOYMENTS}/{UNKNOWN}/devices?{query}", headers=user_headers)
+        assert await error_of(response, 400) == message
+
+
+async def test_wrong_content_type_on_every_json_endpoint(client: TestClient, user_headers: dict[str, str], device: Device) -> None:
+    plain = {"Content-Type": "text/plain"}
+    for path, headers in [
+        (DEPLOYMENTS, user_headers),
+        (f"{DEPLOYMENTS}/group/production", user_headers),
+        (DEPLOYMENTS_V2, user_headers),
+        (NEXT, device.headers),
+    ]:
+        response = await client.post(path, data=b"{}", headers={**headers, **plain})
+        assert await error_of(response, 415) == "Bad Content-Type or charset, expected 'application/json'", path
+    for path, headers in [
+        (f"{DEPLOYMENTS}/{UNKNOWN}/status", user_headers),
+        (f"{DEVICE_DEPLOYMENTS}/{UNKNOWN}/status", device.headers),
+        (f"{DEVICE_DEPLOYMENTS}/{UNKNOWN}/log", device.headers),
+    ]:
+        response = await client.put(path, data=b"{}", headers={**headers, **plain})
+        assert await error_of(response, 415) == "Bad Content-Type or charset, expected 'application/json'", path
+
+
+async def test_reports_for_a_deployment_the_device_is_not_in(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """404 for a device outside an existing deployment, and for one listed that has not checked in yet."""
+    await upload_ok(client, user_headers, maker.single_file("not-in-release"))
+    member, listed, outsider = await admit_device(client), await admit_device(client), await admit_device(client)
+    response = await client.post(
+        DEPLOYMENTS, json={"name": "n", "artifact_name": "not-in-release", "devices": [member.id, listed.id]}, headers=user_headers
+    )
+    deployment_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert await member.next() is not None
+    for device in (outsider, listed):
+        response = await client.put(f"{DEVICE_DEPLOYMENTS}/{deployment_id}/status", json={"status": "success"}, headers=device.headers)
+        assert await error_of(response, 404) == "Deployment not found"
+        assert await device.upload_log(deployment_id) == 404
+    statistics = await (await client.get(f"{DEPLOYMENTS}/{deployment_id}/statistics", headers=user_headers)).json()
+    assert statistics["pending"] == 1 and statistics["success"] == 0

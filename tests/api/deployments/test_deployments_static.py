@@ -178,3 +178,51 @@ async def test_depends_are_ignored_below_the_enterprise_plan(aiohttp_client, mak
     await create_deployment(client, headers, "plan-depends", [device.id])
     instructions = await device.next()
     assert instructions is not None and instructions["artifact"]["id"] == small
+
+
+async def test_already_installed_comes_before_artifact_matching(
+    client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker
+) -> None:
+    """A device that runs the release already is `already-installed`, even when no artifact would fit it
+    (another device type, or depends its provides do not satisfy)."""
+    await upload_ok(client, user_headers, maker.single_file("installed-v2", ("qemux86-64",), extra=["-d", "rootfs-image.version:v1"]))
+    other_type = await admit_device(client, device_type="beaglebone", artifact_name="installed-v2")
+    other_provides = await admit_device(client, artifact_name="installed-v2", provides={"rootfs-image.version": "v9"})
+    mismatch = await admit_device(client, provides={"rootfs-image.version": "v9"})
+    deployment_id = await create_deployment(client, user_headers, "installed-v2", [other_type.id, other_provides.id, mismatch.id])
+    assert await other_type.next() is None
+    assert await other_provides.next() is None
+    assert await mismatch.next() is None
+    assert await device_statuses(client, user_headers, deployment_id) == {
+        other_type.id: "already-installed", other_provides.id: "already-installed", mismatch.id: "noartifact",
+    }
+    assert await statistics(client, user_headers, deployment_id) == counts(already_installed=2, noartifact=1)
+    assert (await show(client, user_headers, deployment_id))["status"] == "finished"
+
+
+async def test_status_changes_a_device_may_report(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
+    """Any change between the reportable statuses while active (back to downloading too); the same status
+    again is a no-op; `pending` is not reportable; a finished device deployment is final (409)."""
+    await upload_ok(client, user_headers, maker.single_file("transitions-v2"))
+    device = await admit_device(client)
+    deployment_id = await create_deployment(client, user_headers, "transitions-v2", [device.id])
+    instructions = await device.next()
+    assert instructions is not None
+    for status, expected in [("installing", counts(installing=1)), ("downloading", counts(downloading=1)),
+                             ("downloading", counts(downloading=1)), ("rebooting", counts(rebooting=1))]:
+        assert await device.report(deployment_id, status) == 204
+        assert await statistics(client, user_headers, deployment_id) == expected
+    response = await client.put(f"/api/devices/v1/deployments/device/deployments/{deployment_id}/status",
+                                json={"status": "pending"}, headers=device.headers)
+    assert response.status == 400 and (await response.json())["error"] == "unknown status value"
+    again = await device.next()  # while active, the device gets the same deployment and artifact again
+    assert again is not None and again["id"] == deployment_id and again["artifact"]["id"] == instructions["artifact"]["id"]
+    assert await device.report(deployment_id, "failure") == 204
+    devices = await get_json(client, user_headers, f"{DEPLOYMENTS}/{deployment_id}/devices")
+    assert devices[0]["status"] == "failure" and "finished" in devices[0]
+    assert await device.report(deployment_id, "failure") == 204  # the same again: nothing changes
+    response = await client.put(f"/api/devices/v1/deployments/device/deployments/{deployment_id}/status",
+                                json={"status": "success"}, headers=device.headers)
+    assert response.status == 409 and (await response.json())["error"] == "Device deployment already finished"
+    assert await statistics(client, user_headers, deployment_id) == counts(failure=1)
+    assert (await show(client, user_headers, deployment_id))["status"] == "finished"

@@ -1,7 +1,6 @@
-"""mender-cli 1.9 (the real binary) uploads and lists artifacts against menderlite.
-
-Until useradm lands, the token mender-cli reads from its cache is the interim fake admin token accepted by the
-in-process test server (a real TCP server on 127.0.0.1)."""
+"""mender-cli 1.9 (the real binary) uploads, lists and deletes artifacts against the in-process test server
+(a real TCP server on 127.0.0.1), with a real admin's token in its cache. tests/e2e/test_scenarios.py does the
+same against `menderlite serve`, logging in with mender-cli."""
 
 from __future__ import annotations
 

@@ -195,6 +195,21 @@ def _bad_requests() -> list[Any]:
         "id_data not JSON": ({"id_data": "{mac", "pubkey": pem}, good, 400, "invalid auth request: id_data is not valid JSON"),
         "id_data array": ({"id_data": '["a"]', "pubkey": pem}, good, 400, "invalid auth request: id_data must be a JSON object"),
         "id_data string": ({"id_data": '"mac"', "pubkey": pem}, good, 400, "invalid auth request: id_data must be a JSON object"),
+        "id_data integer too long": (
+            {"id_data": '{"n":%s}' % ("1" * 5000), "pubkey": pem}, good, 400, "invalid auth request: id_data is not valid JSON"
+        ),
+        "id_data too deep": (
+            {"id_data": '{"a":%s}' % ("[" * 100_000), "pubkey": pem}, good, 400, "invalid auth request: id_data is not valid JSON"
+        ),
+        "id_data NaN": ({"id_data": '{"n":NaN}', "pubkey": pem}, good, 400, "invalid auth request: id_data is not valid JSON"),
+        "id_data infinite": (
+            {"id_data": '{"n":1e400}', "pubkey": pem}, good, 400, "invalid auth request: id_data cannot be encoded"
+        ),
+        "integer too long in the body": (
+            b'{"id_data":"{}","n":' + b"1" * 5000 + b"}", good, 400, "failed to decode auth request: "
+        ),
+        "body too deep": (b"[" * 100_000 + b"]" * 100_000, good, 400, "failed to decode auth request: "),
+        "not UTF-8": (b'{"id_data":"\xff"}', good, 400, "failed to decode auth request: "),
         "no pubkey": ({"id_data": identity}, good, 400, "invalid auth request: pubkey must be provided"),
         "garbage pubkey": ({"id_data": identity, "pubkey": "hello"}, good, 400, bad_key),
         "broken PEM body": (

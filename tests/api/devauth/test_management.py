@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -93,6 +94,10 @@ async def test_list_is_oldest_first_with_filters_and_paging(client: TestClient, 
         ("?page=0", "Param page is out of bounds"),
         ("?per_page=501", "Param per_page is out of bounds"),
         ("?per_page=x", "Can't parse param per_page"),
+        ("?page=x", "Can't parse param page"),
+        ("?page=" + "9" * 30, "Param page is out of bounds"),  # no offset that large fits in SQL
+        ("?page=9223372036854775807&per_page=500", "Param page is out of bounds"),
+        ("?page=" + "9" * 5000, "Can't parse param page"),
     ],
 )
 async def test_list_rejects_bad_parameters(management: Management, query: str, message: str) -> None:
@@ -211,22 +216,50 @@ async def test_preauthorize_creates_a_device_and_conflicts_return_the_device(cli
         ({"identity_data": "mac=1", "pubkey": "PEM"}, "failed to decode preauth request: id_data: non zero value required;"),
         ({"identity_data": {"mac": "1"}}, "failed to decode preauth request: pubkey: non zero value required;"),
         ({"identity_data": {"mac": "1"}, "pubkey": "not a key"}, "failed to decode preauth request: cannot decode public key"),
+        ({"identity_data": {"mac": "1"}, "pubkey": 42}, "failed to decode preauth request: pubkey: non zero value required;"),
+        (
+            {"identity_data": {"mac": "1"}, "pubkey": "RSA-1024"},
+            "failed to decode preauth request: cannot decode public key: RSA key of 1024 bits is too short (minimum 2048)",
+        ),
         ([1, 2], "failed to decode preauth request: expected a JSON object"),
     ],
 )
 async def test_preauthorize_rejects_bad_input(management: Management, body: Any, message: str) -> None:
     if isinstance(body, dict) and body.get("pubkey") == "PEM":
         body["pubkey"] = SimulatedDevice.create().public_key_pem
+    if isinstance(body, dict) and body.get("pubkey") == "RSA-1024":
+        body["pubkey"] = SimulatedDevice.create("rsa", rsa_bits=1024).public_key_pem
     response = await management.call("POST", "/devices", json=body)
     assert response.status == 400
     assert await error_of(response) == message
     assert await management.devices() == []
 
 
-async def test_preauthorize_rejects_non_json(management: Management) -> None:
-    response = await management.call("POST", "/devices", data=b"{nope", headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{nope",
+        b"\xff",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"identity_data":{"n":' + b"1" * 5000 + b'},"pubkey":""}',
+    ],
+    ids=["not JSON", "not UTF-8", "too deep", "integer too long"],
+)
+async def test_preauthorize_rejects_non_json(management: Management, raw: bytes) -> None:
+    response = await management.call("POST", "/devices", data=raw, headers={"Content-Type": "application/json"})
     assert response.status == 400
     assert (await error_of(response)).startswith("failed to decode preauth request: ")
+
+
+async def test_preauthorize_rejects_identities_json_cannot_hold(management: Management) -> None:
+    pubkey = json.dumps(SimulatedDevice.create().public_key_pem)
+    deep = "[" * 900 + "]" * 900  # parses, but nests deeper than the identity encoder goes
+    for identity_data in ('{"n":1e400}', '{"n":NaN}', '{"n":-Infinity}', '{"deep":%s}' % deep):
+        body = f'{{"identity_data":{identity_data},"pubkey":{pubkey}}}'.encode()
+        response = await management.call("POST", "/devices", data=body, headers={"Content-Type": "application/json"})
+        assert response.status == 400
+        assert (await error_of(response)).startswith("failed to decode preauth request: ")
+    assert await management.devices() == []
 
 
 async def test_deleting_auth_sets(client: TestClient, management: Management) -> None:
@@ -315,3 +348,18 @@ async def test_device_limit(management: Management) -> None:
     other = await management.call("GET", "/limits/storage")
     assert other.status == 400
     assert await error_of(other) == "unsupported limit storage"
+
+
+async def test_bodies_must_be_json(client: TestClient, management: Management) -> None:
+    device = await pending_device(client)
+    device_id, auth_set_id = await management.auth_set_for_key(device)
+    body = b'{"status": "accepted"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"):
+        for method, path in (("POST", "/devices"), ("PUT", f"/devices/{device_id}/auth/{auth_set_id}/status")):
+            response = await management.call(method, path, data=body, headers={"Content-Type": content_type})
+            assert response.status == 415, (method, path, content_type)
+            assert await error_of(response) == "Bad Content-Type or charset, expected 'application/json'"
+    response = await management.call("PUT", f"/devices/{device_id}/auth/{auth_set_id}/status", json=["accepted"])
+    assert response.status == 400
+    assert await error_of(response) == "failed to decode status data: expected a JSON object"
+    assert (await management.device(device_id))["status"] == "pending"

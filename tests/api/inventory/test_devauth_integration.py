@@ -54,3 +54,30 @@ async def test_a_real_device_through_its_life(client: TestClient, user_headers: 
     gone = await client.get(f"{V1}/devices/{device_id}", headers=user_headers)
     assert gone.status == 404
     assert (await gone.json())["error"] == "Device not found"
+
+
+async def test_a_preauthorized_device(client: TestClient, user_headers: dict[str, str]) -> None:
+    device = SimulatedDevice.create("ed25519", {"mac": "02:00:00:00:00:01", "cpus": "4"})
+    body = {"identity_data": device.identity, "pubkey": device.public_key_pem}
+    response = await client.post(DEVAUTH, json=body, headers=user_headers)
+    assert response.status == 201, await response.text()
+    device_id = response.headers["Location"].rsplit("/", 1)[1]
+
+    attributes = await inventory_of(client, user_headers, device_id)
+    assert attributes[("identity", "mac")] == "02:00:00:00:00:01"
+    assert attributes[("identity", "cpus")] == "4"
+    assert attributes[("identity", "status")] == "preauthorized"
+    listed = await client.get(f"{V1}/devices?identity/status=preauthorized", headers=user_headers)
+    assert [found["id"] for found in await listed.json()] == [device_id]
+
+    assert (await device.authenticate(client)).status == 200  # the preauthorized key: accepted at once
+    assert (await inventory_of(client, user_headers, device_id))[("identity", "status")] == "accepted"
+
+    assert (await client.delete(f"{DEVAUTH}/{device_id}", headers=user_headers)).status == 204
+    search = await client.post(
+        "/api/management/v2/inventory/filters/search",
+        json={"filters": [{"scope": "identity", "attribute": "id", "type": "$eq", "value": device_id}]},
+        headers=user_headers,
+    )
+    assert await search.json() == []
+    assert search.headers["X-Total-Count"] == "0"

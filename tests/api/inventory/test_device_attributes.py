@@ -174,6 +174,28 @@ async def test_body_errors(client: TestClient, device_headers: Callable[..., Any
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"name": "a", "value": 1' + b"0" * 400 + b"}]",  # beyond float64
+        b'[{"name": "a", "value": [1, 1' + b"0" * 5000 + b"]}]",  # beyond Python's integer digit limit
+        b'[{"name": "a", "value": NaN}]',
+        b'[{"name": "a", "value": [Infinity]}]',
+        b'[{"name": "a", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+    ],
+    ids=["1e400", "5000-digits", "nan", "infinity", "deep"],
+)
+async def test_malformed_values_are_a_400(
+    client: TestClient, device_headers: Callable[..., Any], user_headers, method: str, raw: bytes
+) -> None:
+    headers = {**(await device_headers("dev-odd")), "Content-Type": "application/json"}
+    response = await client.request(method, DEVICE_ATTRIBUTES, data=raw, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]
+    assert (await client.get(f"{V1}/devices/dev-odd", headers=user_headers)).status == 404
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
 async def test_wrong_credentials(client: TestClient, user_headers: dict[str, str], method: str) -> None:
     body = [{"name": "a", "value": "1"}]
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, user_headers):
@@ -196,3 +218,13 @@ async def test_chunked_body_with_trailing_newline_like_the_real_client(
     assert response.status == 200
     attributes = attributes_of(await get_device(client, user_headers, "dev-12"))
     assert attributes[("inventory", "network_interfaces")] == ["eth0", "lo"]
+
+
+async def test_lone_surrogates_become_replacement_characters(client: TestClient, device_headers: Callable[..., Any], user_headers) -> None:
+    """As Go's JSON decoder does: such strings could not be stored or sent back as UTF-8 otherwise."""
+    headers = {**(await device_headers("dev-surrogate")), "Content-Type": "application/json"}
+    raw = b'[{"name": "a\\ud800", "value": "\\udfffx", "description": "\\ud800"}]'
+    assert (await client.patch(DEVICE_ATTRIBUTES, data=raw, headers=headers)).status == 200
+    device = await (await client.get(f"{V1}/devices/dev-surrogate", headers=user_headers)).json()
+    [attribute] = [attribute for attribute in device["attributes"] if attribute["scope"] == "inventory"]
+    assert attribute == {"name": "a\ufffd", "value": "\ufffdx", "scope": "inventory", "description": "\ufffd"}

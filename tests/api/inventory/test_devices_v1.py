@@ -48,6 +48,10 @@ async def test_list_is_oldest_first_with_total_and_links(client: TestClient, use
     beyond = await client.get(f"{V1}/devices?per_page=2&page=9", headers=user_headers)
     assert await beyond.json() == []
     assert beyond.headers["X-Total-Count"] == "5"
+    for query in ("page=100000000000000000000000", "page=9223372036854775807&per_page=500&device_type=rpi&sort=name"):
+        far = await client.get(f"{V1}/devices?{query}", headers=user_headers)
+        assert far.status == 400, await far.text()  # offsets beyond 64-bit SQL integers
+        assert (await far.json())["error"] == "Param page is out of bounds"
 
 
 async def test_listed_devices_carry_every_scope(client: TestClient, user_headers, fleet) -> None:
@@ -70,6 +74,8 @@ async def test_attribute_filters(client: TestClient, user_headers, fleet) -> Non
     assert await list_ids(client, user_headers, "?identity/status=pending") == ["d5"]
     assert await list_ids(client, user_headers, "?nothing=here") == []
     assert await list_ids(client, user_headers, "?device_type=RPI") == []
+    assert await list_ids(client, user_headers, "?mem=%20512") == []  # not a number: only the string " 512"
+    assert await list_ids(client, user_headers, "?mem=5_12") == []
 
 
 async def test_filter_total_counts_matches(client: TestClient, user_headers, fleet) -> None:
@@ -100,6 +106,17 @@ async def test_bad_sort_order(client: TestClient, user_headers, fleet) -> None:
     response = await client.get(f"{V1}/devices?sort=name:upwards", headers=user_headers)
     assert response.status == 400
     assert (await response.json())["error"] == "invalid sort order"
+    too_many = await client.get(f"{V1}/devices?sort=" + ",".join(f"a{n}:asc" for n in range(33)), headers=user_headers)
+    assert too_many.status == 400
+    assert (await too_many.json())["error"] == "invalid sort: at most 32 sort criteria"
+
+
+async def test_too_many_filters(client: TestClient, user_headers, fleet) -> None:
+    at_the_bound = "&".join(f"a{n}=1" for n in range(50))  # a number filter matches string or number: 2 each
+    assert (await client.get(f"{V1}/devices?{at_the_bound}", headers=user_headers)).status == 200
+    response = await client.get(f"{V1}/devices?{at_the_bound}&one=more", headers=user_headers)
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("invalid filter: too many conditions")
 
 
 async def test_group_filters(client: TestClient, user_headers, fleet) -> None:

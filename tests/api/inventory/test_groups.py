@@ -121,6 +121,12 @@ async def test_bulk_body_errors(client: TestClient, user_headers, method: str) -
     assert not_list.status == 400
     not_strings = await client.request(method, f"{V1}/groups/prod/devices", json=[1, 2], headers=user_headers)
     assert not_strings.status == 400
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'["a", NaN]'):
+        odd = await client.request(
+            method, f"{V1}/groups/prod/devices", data=raw, headers={**user_headers, "Content-Type": "application/json"}
+        )
+        assert odd.status == 400
+        assert (await odd.json())["error"].startswith("failed to decode device group data: ")
     empty = await client.request(
         method, f"{V1}/groups/prod/devices", headers={**user_headers, "Content-Type": "application/json"}
     )

@@ -68,10 +68,21 @@ async def test_create_device_validates(client: TestClient) -> None:
             "attributes of scope system are maintained by the inventory service",
         ),
         ({"id": "i3", "attributes": {"name": "a"}}, "failed to decode request body"),
+        ({"id": 5}, "device id must be provided"),
+        ({"id": "x" * 1025}, "device id can have at most 1024 characters"),
+        ({"id": "i3", "attributes": [{"name": "a", "value": 10**400}]}, "supported types are string, float64"),
     ):
         response = await client.post(f"{INTERNAL}/devices", json=body)
         assert response.status == 400
         assert message in (await response.json())["error"]
+
+
+async def test_malformed_bodies(client: TestClient) -> None:
+    for path in ("/devices", "/tenants"):
+        for raw in (b'{"id": NaN, "tenant_id": NaN}', b'{"id": 1' + b"0" * 5000 + b'}'):
+            response = await client.post(INTERNAL + path, data=raw, headers={"Content-Type": "application/json"})
+            assert response.status == 400
+            assert (await response.json())["error"].startswith("failed to decode request body: ")
 
 
 async def test_internal_api_refuses_outside_peers(

@@ -71,6 +71,13 @@ async def test_names_are_unique(client: TestClient, user_headers) -> None:
             "invalid filter: value must be provided",
         ),
         ({"name": "x", "terms": "device_type=rpi"}, "invalid filter: filters must be an array"),
+        ({"name": "x", "terms": [None]}, "invalid filter: each filter must be a JSON object"),
+        (
+            {"name": "x", "terms": [{"scope": "inventory", "attribute": "a", "type": "$gt", "value": 10**400}]},
+            "invalid filter: numbers must fit a 64-bit float",
+        ),
+        ({"name": "x", "terms": RPI * 101}, "invalid filter: too many conditions"),
+        ({"name": ["x"], "terms": RPI}, "invalid filter: name must be a non-empty string"),
     ],
 )
 async def test_create_validates(client: TestClient, user_headers, body: dict[str, Any], message: str) -> None:
@@ -80,6 +87,10 @@ async def test_create_validates(client: TestClient, user_headers, body: dict[str
 
 
 async def test_create_body_errors(client: TestClient, user_headers) -> None:
+    for raw in (b'{"name": "x", "terms": [NaN]}', b'{"name": "x", "terms": [' + b"[" * 100_000 + b"]" * 100_000 + b']}'):
+        odd = await client.post(FILTERS, data=raw, headers={**user_headers, "Content-Type": "application/json"})
+        assert odd.status == 400
+        assert (await odd.json())["error"].startswith("failed to decode request body: ")
     empty = await client.post(FILTERS, headers={**user_headers, "Content-Type": "application/json"})
     assert empty.status == 400
     assert (await empty.json())["error"] == "failed to decode request body: JSON payload is empty"
@@ -124,7 +135,7 @@ async def test_filters_need_a_user(client: TestClient, device_headers) -> None:
         ("DELETE", f"{FILTERS}/x"),
         ("GET", f"{FILTERS}/x/search"),
     ):
-        response = await client.request(
-            method, path, json={"name": "a", "terms": RPI}, headers=await device_headers("f1")
-        )
-        assert response.status == 401
+        for headers in ({}, {"Authorization": "Bearer bogus"}, await device_headers("f1")):
+            response = await client.request(method, path, json={"name": "a", "terms": RPI}, headers=headers)
+            assert response.status == 401
+            assert (await response.json())["error"] in ("missing or invalid auth header", "invalid jwt")

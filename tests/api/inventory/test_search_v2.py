@@ -116,6 +116,9 @@ MEMBERSHIP = [
     (term("tags", "$in", ["c", "z"]), ["s2"]),
     (term("tags", "$in", [["a", "b"]]), ["s1"]),
     (term("tags", "$in", []), []),
+    (term("code", "$in", [None]), ["s2", "s4"]),  # null: the attribute is missing
+    (term("code", "$in", [None, "10"]), ["s1", "s2", "s4"]),
+    (term("name", "$in", [True, {"a": 1}, ["alpha", 1]]), []),
 ]
 
 # $nin: also devices lacking the attribute
@@ -123,6 +126,8 @@ NOT_IN = [
     (term("tags", "$nin", ["a"]), ["s2", "s3", "s4"]),
     (term("name", "$nin", ["alpha", "beta"]), ["s3", "s4"]),
     (term("tags", "$nin", []), ["s1", "s2", "s3", "s4"]),
+    (term("code", "$nin", [None]), ["s1", "s3"]),
+    (term("code", "$nin", [None, 10]), ["s1"]),
 ]
 
 # $exists: an empty array exists
@@ -147,6 +152,10 @@ REGEX = [
     (term("tags", "$regex", "c"), ["s2"]),
     (term("num", "$regex", "1"), []),
     (term("code", "$regex", "1"), ["s1"]),
+    (term("name", "$regex", "(?i)GAM"), ["s3"]),  # PCRE's leading inline flags
+    (term("name", "$regex", "/(?i)GAM/s"), ["s3"]),
+    (term("name", "$regex", "x)|(a"), []),  # invalid on its own: must not escape the anchor
+    (term("name", "$regex", "(?i)amma"), []),
 ]
 
 # identity/id is the device id; system attributes are the device's group and timestamps
@@ -166,6 +175,11 @@ DEVICE_ATTRIBUTES = [
     (term("updated_ts", "$lt", "2000-01-01T00:00:00Z", "system"), []),
     (term("created_ts", "$gt", "2000-01-01T00:00:00Z", "system"), ["s1", "s2", "s3", "s4"]),
     (term("created_ts", "$gt", "not a time", "system"), []),
+    (term("created_ts", "$gt", "0001-01-01T00:00:00+14:00", "system"), ["s1", "s2", "s3", "s4"]),
+    (term("updated_ts", "$lt", "9999-12-31T23:59:59-14:00", "system"), ["s1", "s2", "s3", "s4"]),
+    (term("group", "$in", [None], "system"), ["s3", "s4"]),
+    (term("group", "$nin", [None], "system"), ["s1", "s2"]),
+    (term("id", "$in", [None], "identity"), []),
 ]
 
 
@@ -290,6 +304,11 @@ async def test_paging_and_headers(client: TestClient, user_headers, fleet, plann
     )
     assert await beyond.json() == []
     assert beyond.headers["X-Total-Count"] == "4"
+    for huge in ({"page": 10**30}, {"page": 1e300, "per_page": 10**30}, {"page": 2**63 - 1, "per_page": 500}):
+        far = await client.post(SEARCH, json={**huge, "sort": by("inventory/num:asc")}, headers=user_headers)
+        assert far.status == 200, await far.text()
+        assert await far.json() == []
+        assert far.headers["X-Total-Count"] == "4"
 
 
 async def test_device_ids_restrict_the_search(client: TestClient, user_headers, fleet) -> None:
@@ -314,13 +333,47 @@ async def test_device_ids_restrict_the_search(client: TestClient, user_headers, 
         {"filters": "name=alpha"},
         {"page": "2"},
         {"device_ids": "s1"},
+        {"device_ids": [1]},
         ["not", "an", "object"],
+        "text",
+        {"page": 2.5},
+        {"page": [1]},
+        {"filters": [1]},
+        {"filters": {"scope": "inventory"}},
+        {"filters": [{"scope": 1, "attribute": "name", "type": "$eq", "value": "a"}]},
+        {"filters": [{"scope": "inventory", "attribute": ["name"], "type": "$eq", "value": "a"}]},
+        {"filters": [{"scope": "inventory", "attribute": "name", "type": ["$eq"], "value": "a"}]},
+        {"filters": [term("num", "$eq", 10**400)]},
+        {"filters": [term("num", "$in", [1, 10**309])]},
+        {"sort": {"scope": "inventory", "attribute": "name"}},
+        {"sort": [1]},
+        {"sort": [{"scope": "inventory", "attribute": "name", "order": ["asc"]}]},
+        {"sort": [{"scope": "inventory", "order": "asc"}]},
     ],
 )
 async def test_bad_requests(client: TestClient, user_headers, body: Any) -> None:
     response = await client.post(SEARCH, json=body, headers=user_headers)
     assert response.status == 400
     assert (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"page": NaN}',
+        b'{"per_page": Infinity}',
+        b'{"filters": [{"scope": "inventory", "attribute": "num", "type": "$gt", "value": -Infinity}]}',
+        b'{"filters": [{"scope": "inventory", "attribute": "num", "type": "$eq", "value": 1' + b"0" * 5000 + b"}]}",
+        b'{"filters": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"filters": [}',
+        b"\xff\xfe",
+    ],
+    ids=["nan", "infinity", "-infinity", "5000-digits", "deep", "broken", "not-utf8"],
+)
+async def test_malformed_bodies(client: TestClient, user_headers, fleet, raw: bytes) -> None:
+    response = await client.post(SEARCH, data=raw, headers={**user_headers, "Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("failed to decode request body: ")
 
 
 async def test_search_needs_json_and_a_user(client: TestClient, user_headers, device_headers) -> None:

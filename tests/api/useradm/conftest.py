@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,11 +15,13 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT
 from menderlite.context import Context
+from menderlite.web.guards import ACCESS_ATTRIBUTE
 
 USERADM = "/api/management/v1/useradm"
 INTERNAL = "/api/internal/v1/useradm"
 LOGIN = f"{USERADM}/auth/login"
 PASSWORD = "correct-horse-1"
+PLACEHOLDER = re.compile(r"\{[^}]+\}")
 
 
 def basic(email: str, password: str) -> dict[str, str]:
@@ -58,3 +63,26 @@ def make_user(client: TestClient) -> MakeUser:
         return user.id, bearer(await token_for(client, email, password))
 
     return make
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # the route as registered, e.g. /api/management/v1/useradm/users/{id}
+    path: str  # a concrete path for it
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.pattern}"
+
+
+def management_routes(client: TestClient) -> list[Route]:
+    """Every guarded management route of the app (HEAD follows GET; login and password reset are public)."""
+    routes = []
+    for route in client.app.router.routes():
+        pattern = route.resource.canonical if route.resource is not None else ""
+        if not pattern.startswith("/api/management/") or route.method in ("HEAD", "*"):
+            continue
+        if getattr(route.handler, ACCESS_ATTRIBUTE, None) == "public":
+            continue
+        routes.append(Route(route.method, pattern, PLACEHOLDER.sub(str(uuid.uuid4()), pattern)))
+    return sorted(set(routes), key=str)

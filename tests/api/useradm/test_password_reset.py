@@ -219,3 +219,24 @@ async def test_malformed_bodies(client: TestClient) -> None:
         bad = await client.post(path, data=b"{", headers={"Content-Type": "application/json"})
         assert bad.status == 400
         assert (await client.post(path, data=b"x", headers={"Content-Type": "text/plain"})).status == 415
+
+
+async def test_the_secret_lives_as_long_as_configured(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import select
+
+    client, ctx = await app_with(aiohttp_client, make_settings, useradm={"password_reset_expiration_seconds": 120})
+    await ctx.useradm.create_user("", "gil@example.com", PASSWORD)
+    default_lifetime = make_settings().useradm.password_reset_expiration_seconds
+    assert default_lifetime == 3600
+    before = utcnow()
+    with caplog.at_level(logging.WARNING, logger="menderlite.useradm"):
+        assert (await client.post(START, json={"email": "gil@example.com"})).status == 202
+    async with ctx.db.read() as session:
+        expires_at = await session.scalar(select(PasswordReset.expires_at))
+    assert before + timedelta(seconds=119) <= expires_at <= utcnow() + timedelta(seconds=120)
+    _, secret = link_in(caplog.text)
+    assert len(secret) >= 32  # unguessable; only its hash is stored
+    async with ctx.db.read() as session:
+        assert await session.scalar(select(PasswordReset.secret_hash)) != secret

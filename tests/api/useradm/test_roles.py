@@ -163,3 +163,17 @@ async def test_roles_need_the_enterprise_plan(aiohttp_client: Callable[..., Any]
         assert (await response.json())["error"] == "Feature not available in your Plan"
     # Without roles, users are managed as usual.
     assert (await client.post(f"{USERADM}/users", json={"email": "o@example.com", "password": PASSWORD}, headers=headers)).status == 201
+
+
+async def test_a_catastrophic_role_pattern_cannot_stall_the_server(client: TestClient, user_headers: dict[str, str], make_user: MakeUser) -> None:
+    """Role paths are RE2 patterns: `(a+)+$` against a long path answers at once (a backtracking engine would
+    hold the event loop for hours)."""
+    devices = "/api/management/v1/inventory/devices/"
+    role = _permission("http", "GET", devices + "(a+)+$")
+    assert (await client.post(ROLES, json=role, headers=user_headers)).status == 201
+    _, headers = await make_user("patterns@example.com", roles=[role["name"]])
+    response = await client.get(devices + "a" * 5000 + "b", headers=headers)
+    assert response.status == 403
+    allowed = await client.get(devices + "a" * 5000, headers=headers)
+    assert allowed.status == 404  # allowed by the role: inventory answers
+    assert (await allowed.json())["error"] == "Device not found"

@@ -141,3 +141,13 @@ async def test_two_factor_needs_the_professional_plan(aiohttp_client: Callable[.
     assert response.status == 403
     assert (await response.json())["error"] == "Feature not available in your Plan"
     assert (await client.post(SETTINGS, json={"theme": "dark"}, headers=headers)).status == 201
+
+
+async def test_a_code_opens_one_login_even_when_sent_twice_at_once(client: TestClient, make_user: MakeUser) -> None:
+    import asyncio
+
+    _, headers = await make_user("ivo@example.com")
+    totp = await enable_two_factor(client, headers)
+    code = totp.at(time.time() + 30)
+    responses = await asyncio.gather(*(login(client, "ivo@example.com", token2fa=code) for _ in range(4)))
+    assert sorted(response.status for response in responses) == [200, 401, 401, 401]

@@ -13,6 +13,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -103,6 +104,22 @@ def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+def multipart_body(fields: list[tuple[str, str]], file_field: str, file_name: str, content: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body: the text `fields` in order, then the file part (last, as the reference
+    wants); returns (body, Content-Type)."""
+    boundary = "e2e-" + uuid.uuid4().hex
+    parts = []
+    for name, value in fields:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{file_name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+    )
+    parts.append(content)
+    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def id_from_location(response: HttpResponse) -> str:
     location = response.headers.get("Location")
     assert location, f"{response.method} {response.url}: no Location header"
@@ -179,6 +196,36 @@ class ManagementApi:
     def artifacts(self) -> list[dict[str, Any]]:
         return self.http.get("/api/management/v1/deployments/artifacts").expect(200).json()
 
+    def artifact(self, artifact_id: str) -> dict[str, Any] | None:
+        response = self.http.get(f"/api/management/v1/deployments/artifacts/{artifact_id}")
+        return None if response.status == 404 else response.expect(200).json()
+
+    def upload(self, path: Path, description: str = "") -> str:
+        """Upload an artifact file (multipart, like mender-cli); returns its id."""
+        body, content_type = multipart_body([("size", str(path.stat().st_size)), ("description", description)],
+                                            "artifact", path.name, path.read_bytes())
+        response = self.http.post("/api/management/v1/deployments/artifacts", data=body, headers={"Content-Type": content_type})
+        return id_from_location(response.expect(201))
+
+    def generate_artifact(self, *, name: str, device_types: list[str], file_name: str, content: bytes,
+                          args: dict[str, Any], description: str = "", type: str = "single_file") -> str:
+        """POST .../artifacts/generate; returns the id of the artifact the server builds in the background."""
+        fields = [("name", name), ("description", description), ("device_types_compatible", ",".join(device_types)),
+                  ("type", type), ("args", jsonlib.dumps(args))]
+        body, content_type = multipart_body(fields, "file", file_name, content)
+        response = self.http.post("/api/management/v1/deployments/artifacts/generate", data=body,
+                                  headers={"Content-Type": content_type})
+        return id_from_location(response.expect(201))
+
+    def wait_for_artifact(self, artifact_id: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait until the artifact exists (a generated one appears once built)."""
+        return diagnostics.wait_for(lambda: self.artifact(artifact_id), what=f"artifact {artifact_id}", timeout=timeout)
+
+    def download_artifact(self, artifact_id: str) -> bytes:
+        """The artifact file, through the signed link of GET .../artifacts/{id}/download (no token on the link)."""
+        link = self.http.get(f"/api/management/v1/deployments/artifacts/{artifact_id}/download").expect(200).json()
+        return self.http.with_token(None).get(link["uri"]).expect(200).body
+
     def create_deployment(self, name: str, artifact_name: str, device_ids: list[str], **extra: Any) -> str:
         body = {"name": name, "artifact_name": artifact_name, "devices": device_ids, **extra}
         return id_from_location(self.http.post("/api/management/v1/deployments/deployments", json=body).expect(201))
@@ -215,3 +262,13 @@ class ManagementApi:
 
     def device_log(self, deployment_id: str, device_id: str) -> str:
         return self.http.get(f"/api/management/v1/deployments/deployments/{deployment_id}/devices/{device_id}/log").expect(200).text
+
+    def wait_for_device_log(self, deployment_id: str, device_id: str, timeout: float = 30) -> str:
+        """The device's deployment log, once it has uploaded one (404 until then)."""
+        path = f"/api/management/v1/deployments/deployments/{deployment_id}/devices/{device_id}/log"
+
+        def uploaded() -> str | None:
+            response = self.http.get(path)
+            return None if response.status == 404 else response.expect(200).text
+
+        return diagnostics.wait_for(uploaded, what=f"the log of device {device_id} in deployment {deployment_id}", timeout=timeout)

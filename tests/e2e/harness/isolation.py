@@ -142,7 +142,6 @@ class DispatchInstallation:
         return self.state_dir / "state.json"
 
     def install(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         self._recover()
         state: dict[str, str | None] = {}
@@ -198,23 +197,53 @@ class DispatchInstallation:
         path.write_text(text)
         path.chmod(0o755)
 
+    @property
+    def _lock_path(self) -> Path:
+        return self.state_dir / "lock"
+
     def _lock(self) -> None:
-        """One dispatch installation per machine at a time (parallel test runs would fight over the host files)."""
-        descriptor = os.open(self.state_dir / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        """One dispatch installation per machine at a time (parallel test runs would fight over the host files).
+
+        The holder removes the lock file (and the state dir) when it is done, so a waiter that got the lock on
+        a file already unlinked tries again on the current one."""
         deadline = time.monotonic() + self.lock_timeout
         while True:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            except FileNotFoundError:  # the holder removed the state dir just now
+                continue
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
+                os.close(descriptor)
                 if time.monotonic() > deadline:
-                    os.close(descriptor)
-                    raise IsolationUnavailable(f"another test run holds {self.state_dir / 'lock'}") from None
+                    raise IsolationUnavailable(f"another test run holds {self._lock_path}") from None
                 time.sleep(0.2)
-        self._lock_file = descriptor
+                continue
+            if self._is_current_lock_file(descriptor):
+                self._lock_file = descriptor
+                return
+            os.close(descriptor)
+
+    def _is_current_lock_file(self, descriptor: int) -> bool:
+        try:
+            return os.stat(self._lock_path).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            return False
 
     def _unlock(self) -> None:
-        if self._lock_file is not None:
+        """Release the lock, leaving nothing behind on the host once no crash state is left to recover."""
+        if self._lock_file is None:
+            return
+        try:
+            if not self._state_file.exists():
+                self._lock_path.unlink(missing_ok=True)
+                try:
+                    self.state_dir.rmdir()
+                except OSError:  # not empty (someone else's files): leave it
+                    pass
+        finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             os.close(self._lock_file)
             self._lock_file = None
