@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,9 +15,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+REPLAY_SCRIPT = Path(__file__).parent / "wrk" / "replay.lua"
+CONNECTIONS = 64  # concurrent connections of every wrk run (ceiling and figures alike)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,17 +100,51 @@ def _latency_ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1, script: Path | None = None, env: dict[str, str] | None = None) -> WrkResult:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def _cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def server_cpus() -> set[int]:
+    """The core a measured server runs on: the last one (the load generator gets the others)."""
+    cpus = _cpus()
+    return {cpus[-1]}
+
+
+def load_cpus() -> set[int]:
+    cpus = _cpus()
+    return set(cpus[:-1]) or set(cpus)
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of a process (threads started later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+
+
+def pin_server(pid: int) -> None:
+    """The measured server on its own core, so that the load generator does not compete with it."""
+    if len(_cpus()) > 1:
+        pin(pid, server_cpus())
+
+
+def run_wrk(url: str, *, seconds: float, connections: int = CONNECTIONS, threads: int = 1, script: Path | None = None, env: dict[str, str] | None = None) -> WrkResult:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}).stdout
+    cpus = load_cpus()
+    output = subprocess.run(
+        command + [url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    ).stdout
     requests = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", output).group(1))  # type: ignore[union-attr]
     elapsed_match = re.search(r"requests in ([\d.]+)(ms|s|m)", output)
     elapsed = float(elapsed_match.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[elapsed_match.group(2)]  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)  # the latency distribution lines, not "75.50%"
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
@@ -120,12 +158,104 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1
     )
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    """Rows of (figure, value, goal, verdict)."""
-    header = ("figure", "value", "goal", "")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+def raw_request(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    """An HTTP/1.1 request exactly as it goes on the wire (keep-alive)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def replay(url: str, requests: Sequence[bytes], *, seconds: float, directory: Path, connections: int = CONNECTIONS) -> WrkResult:
+    """wrk replaying `requests` round robin (e.g. one per device) against `url` for `seconds`."""
+    if any(b"\0" in request for request in requests):
+        raise ValueError("a request holds a NUL byte")
+    data = b"\0".join(requests)
+    path = directory / f"wrk-requests-{hashlib.blake2b(data, digest_size=8).hexdigest()}.bin"
+    if not path.exists():
+        path.write_bytes(data)
+    return run_wrk(url, seconds=seconds, connections=connections, script=REPLAY_SCRIPT, env={"WRK_REQUESTS": str(path)})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under load: where, its process (for CPU time) and the requests to replay."""
+
+    url: str
+    pid: int
+    requests: Sequence[bytes]
+
+
+def measure_interleaved(
+    targets: dict[str, Target], *, seconds: float, directory: Path, warmup: float = 1.0, rounds: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Each target's requests/s, latency and CPU time per request: after a warm-up, `rounds` rounds in which
+    every target gets one run in turn (so that other work on the machine hits all alike); each target's
+    best round (most requests/s) is reported, errors and non-2xx answers are summed over all rounds."""
+    for target in targets.values():
+        if warmup:
+            replay(target.url, target.requests, seconds=warmup, directory=directory)
+    measured: dict[str, list[tuple[WrkResult, float]]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            before = cpu_seconds(target.pid)
+            result = replay(target.url, target.requests, seconds=seconds, directory=directory)
+            measured[name].append((result, cpu_seconds(target.pid) - before))
+    return {name: _best(runs) for name, runs in measured.items()}
+
+
+def measure_replay(
+    url: str, pid: int, requests: Sequence[bytes], *, seconds: float, directory: Path, warmup: float = 1.0, rounds: int = 1
+) -> dict[str, Any]:
+    """`measure_interleaved` of one server."""
+    target = Target(url, pid, requests)
+    return measure_interleaved({"only": target}, seconds=seconds, directory=directory, warmup=warmup, rounds=rounds)["only"]
+
+
+def _best(runs: list[tuple[WrkResult, float]]) -> dict[str, Any]:
+    best, used = max(runs, key=lambda item: item[0].requests_per_second)
+    return {
+        "requests": best.requests,
+        "requests_per_second": best.requests_per_second,
+        "p50_ms": best.p50_ms,
+        "p99_ms": best.p99_ms,
+        "cpu_us_per_request": used / max(best.requests, 1) * 1e6,
+        "server_cpu_share": used / best.seconds if best.seconds else float("nan"),
+        "rounds_requests_per_second": [round(result.requests_per_second) for result, _ in runs],
+        "errors": sum(result.errors for result, _ in runs),
+        "non_2xx": sum(result.non_2xx for result, _ in runs),
+    }
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table; `ok` is None where the figure has no goal."""
+
+    figure: str
+    value: str
+    ratio: str = ""
+    goal: str = ""
+    ok: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.ok is None else "PASS" if self.ok else "FAIL"
+
+    def document(self) -> dict[str, object]:
+        return {"figure": self.figure, "value": self.value, "ratio": self.ratio, "goal": self.goal, "verdict": self.verdict}
+
+
+def print_table(rows: Sequence[Row | tuple[str, ...]]) -> None:
+    """Rows of (figure, value, ratio to the ceiling, goal, verdict)."""
+    cells = [
+        (row.figure, row.value, row.ratio, row.goal, row.verdict) if isinstance(row, Row) else tuple(row) + ("",) * (5 - len(row))
+        for row in rows
+    ]
+    header = ("figure", "value", "ratio", "goal", "")
+    widths = [max(len(str(row[i])) for row in [header, *cells]) for i in range(5)]
+    for row in [header, tuple("-" * w for w in widths), *cells]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip(), flush=True)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,12 @@ import aiohttp
 from aiohttp import web
 
 from menderlite.app import create_app
+from menderlite.artifact.writer import write_single_file_artifact
 from menderlite.config import Settings, load
 from menderlite.context import Context
 from menderlite.db import migrate
+from menderlite.deployments.artifacts import UploadMeta
+from menderlite.deployments.inputs import NewDeployment
 from menderlite.inventory.values import SCOPE_IDENTITY, SCOPE_INVENTORY, Attribute
 from menderlite.web import ApiError, Identity
 from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
@@ -36,6 +39,7 @@ FULL_DEVICES = 100_000
 QUICK_DEVICES = 10_000
 BATCH = 2_000
 GROUPS = 30
+DEPLOYMENTS = 500
 BENCH_TOKEN = "bench-admin-token"
 DEVICE_TOKEN = "bench-device-token"
 DEVICE_HEADERS = {"Authorization": f"Bearer {DEVICE_TOKEN}"}
@@ -83,17 +87,45 @@ def device_attributes(rng: random.Random, number: int) -> dict[str, list[Attribu
     }
 
 
-async def seed(ctx: Context, devices: int) -> float:
-    """Writes `devices` devices through the service layer; most batches go to one of GROUPS groups."""
+async def seed(ctx: Context, devices: int) -> tuple[float, list[str]]:
+    """Writes `devices` devices through the service layer; most batches go to one of GROUPS groups.
+    Returns the seconds it took and the device ids."""
     rng = random.Random(42)
     started = time.perf_counter()
+    device_ids: list[str] = []
     for first in range(0, devices, BATCH):
         numbers = range(first, min(first + BATCH, devices))
         batch = {f"{rng.getrandbits(128):032x}": device_attributes(rng, number) for number in numbers}
         batch_index = first // BATCH
         group = None if batch_index % 10 == 9 else f"group-{batch_index % GROUPS}"
         await ctx.inventory.import_devices("", batch, group=group)
-    return time.perf_counter() - started
+        device_ids += batch
+    return time.perf_counter() - started, device_ids
+
+
+async def seed_deployments(ctx: Context, device_ids: list[str], directory: Path) -> tuple[float, int]:
+    """One small artifact and DEPLOYMENTS deployments of it: one to the whole fleet, the others to 100
+    devices each (what months of rollouts leave behind). Returns the seconds it took and the count."""
+    started = time.perf_counter()
+    payload = directory / "payload.bin"
+    payload.write_bytes(bytes(range(256)) * 64)
+    artifact = directory / "bench.mender"
+    write_single_file_artifact(
+        artifact, name="bench-release", device_types=["type-3"], file_path=payload, file_name="payload.bin",
+        dest_dir="/opt/bench", temp_dir=directory,
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield artifact.read_bytes()
+
+    await ctx.deployments.artifacts.upload("", UploadMeta(), chunks())
+    admin = Identity(subject="bench-admin", is_user=True, token=BENCH_TOKEN)
+    rng = random.Random(7)
+    for number in range(DEPLOYMENTS):
+        devices = tuple(device_ids) if number == 0 else tuple(rng.sample(device_ids, min(100, len(device_ids))))
+        spec = NewDeployment(name=f"rollout-{number:04d}", artifact_name="bench-release", devices=devices)
+        await ctx.deployments.create_deployment(admin, spec)
+    return time.perf_counter() - started, DEPLOYMENTS
 
 
 async def bench_verifier(token: str | None, method: str, path: str) -> Identity:
@@ -172,6 +204,9 @@ QUERIES = [
         "/api/management/v2/inventory/filters/search",
         {"sort": [{"scope": "inventory", "attribute": "cpu_temperature", "order": "desc"}]},
     ),
+    Query("deployments list, page 1", "GET", "/api/management/v1/deployments/deployments?page=1&per_page=20"),
+    Query("deployments list, page 10", "GET", "/api/management/v1/deployments/deployments?page=10&per_page=20"),
+    Query("deployments list, search", "GET", "/api/management/v1/deployments/deployments?search=rollout-04&per_page=20"),
 ]
 
 
@@ -266,9 +301,13 @@ async def run_async(devices: int, rounds: int, progress: Callable[[str], None]) 
         app[USER_VERIFIER] = bench_verifier
         app[DEVICE_VERIFIER] = bench_device_verifier
         progress(f"seeding {devices} devices ...")
-        seed_seconds = await seed(ctx, devices)
-        progress(f"seeded in {seed_seconds:.1f} s; measuring {rounds} rounds per query ...")
-        runner, base = await serve(app)
+        seed_seconds, device_ids = await seed(ctx, devices)
+        runner, base = await serve(app)  # runs the application's start-up (the deployments worker)
+        deployments_seconds, deployments = await seed_deployments(ctx, device_ids, Path(directory))
+        progress(
+            f"seeded in {seed_seconds:.1f} s, {deployments} deployments in {deployments_seconds:.1f} s; "
+            f"measuring {rounds} rounds per query ..."
+        )
         try:
             queries = await measure(base, rounds)
         finally:
@@ -278,6 +317,7 @@ async def run_async(devices: int, rounds: int, progress: Callable[[str], None]) 
             "devices": devices,
             "attributes_per_device": 23,
             "seed_seconds": round(seed_seconds, 1),
+            "deployments": deployments,
             "database_megabytes": round(size / 1e6, 1),
             "rounds": rounds,
             "queries": queries,

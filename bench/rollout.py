@@ -2,7 +2,7 @@
 
     python -m bench.rollout [--quick] [--devices N] [--poll-interval S]
 
-Starts the server, admits N simulated devices (default 10,000, --quick 500; Ed25519 keys, preauthorized and
+Starts the server, admits N simulated devices (default 10,000, --quick 200; Ed25519 keys, preauthorized and
 authenticated over HTTP: real device JWTs), uploads small single-file artifacts and, for each poll interval
 (a realistic and an aggressive one, or only --poll-interval), creates one deployment to every device and
 lets the devices do what mender-client does: check for an update every interval (POST .../next, the first
@@ -45,7 +45,7 @@ PREAUTHORIZE = "/api/management/v2/devauth/devices"
 NEXT = "/api/devices/v1/deployments/device/deployments/next"
 DEVICE_DEPLOYMENTS = "/api/devices/v1/deployments/device/deployments"
 FULL = {"devices": 10000, "intervals": {"realistic": 60.0, "aggressive": 5.0}, "idle_check_ins": 50000}
-QUICK = {"devices": 500, "intervals": {"realistic": 10.0, "aggressive": 1.0}, "idle_check_ins": 10000}
+QUICK = {"devices": 200, "intervals": {"realistic": 5.0, "aggressive": 1.0}, "idle_check_ins": 5000}
 CONNECTIONS = 128  # the simulator's bound on concurrent requests
 
 
@@ -72,7 +72,7 @@ def run(
     intervals = {"custom": poll_interval} if poll_interval else dict(preset["intervals"])  # type: ignore[call-overload]
     with tempfile.TemporaryDirectory(prefix="menderlite-rollout-") as work:
         directory = Path(work)
-        server = start_server(directory / "data", env={"MENDERLITE_SERVER_ACCESS_LOG": "false"})
+        server = start_server(directory / "data")  # the default configuration
         try:
             token = management_token(server)
             releases = []
@@ -103,7 +103,6 @@ def run(
             results = json.loads(worker.stdout)
         finally:
             server.stop()
-    report(results)
     return results
 
 
@@ -131,7 +130,7 @@ def report(results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rollout", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 devices and shorter poll intervals")
+    parser.add_argument("--quick", action="store_true", help="200 devices and shorter poll intervals")
     parser.add_argument("--devices", type=int, help="fleet size")
     parser.add_argument("--poll-interval", type=float, help="one rollout at this poll interval (seconds)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # the device simulator process
@@ -141,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
         return 0
     results = run(args.quick, args.devices, args.poll_interval)
+    report(results)
     failed = results["idle"]["errors"] or any(
         s["errors"] or s["succeeded"] != results["devices"] for s in results["scenarios"]
     )

@@ -1,4 +1,4 @@
-"""The application factory: shared middlewares, one route table per service and API, resources."""
+"""The application factory: the front middleware, one route table per service and API, resources."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from aiohttp import web
 from menderlite import deployments, devauth, inventory, tenantadm, useradm, workflows
 from menderlite.config import Settings
 from menderlite.context import Context
-from menderlite.web.cors import CORS_ORIGINS, cors_middleware
-from menderlite.web.errors import error_middleware
-from menderlite.web.guards import INTERNAL_NETWORKS, guard_middleware, parse_networks
+from menderlite.web.cors import CORS_ORIGINS
+from menderlite.web.front import front_middleware
+from menderlite.web.guards import INTERNAL_NETWORKS, parse_networks
 from menderlite.web.health import DATABASE
 from menderlite.web.inflight import IN_FLIGHT, InFlight
-from menderlite.web.request_id import request_id_middleware
 from menderlite.web.urls import PUBLIC_URL
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> web.Applicatio
     ctx = ctx or Context.from_settings(settings)
     in_flight = InFlight()
     app = web.Application(
-        middlewares=[in_flight.middleware, request_id_middleware, cors_middleware, error_middleware, guard_middleware],
+        middlewares=[front_middleware(in_flight)],
         client_max_size=settings.server.max_json_body_bytes,
     )
     app[IN_FLIGHT] = in_flight

@@ -44,12 +44,9 @@ def settings_from_args(args: argparse.Namespace, server_flags: dict[str, Any] | 
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    from menderlite import logs
+
+    logs.configure(settings.server.log_level.upper(), sys.stderr)
     # The access log follows the level (its lines are INFO) unless it is switched off.
     logging.getLogger("aiohttp.access").setLevel(settings.server.log_level.upper() if settings.server.access_log else logging.WARNING)
     # SQLAlchemy and aiosqlite are chatty at DEBUG and could echo bound values; keep them quiet.

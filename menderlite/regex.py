@@ -9,13 +9,7 @@ Go `regexp`. RE2 has no verbose mode: the `x` flag is applied here by dropping u
 from __future__ import annotations
 
 import functools
-from typing import Protocol
-
-import re2
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # a user's bad pattern is an answer (400 / no match), not a server log line
-_OPTIONS.max_mem = 8 << 20
+from typing import Any, Protocol
 
 
 class Pattern(Protocol):
@@ -30,11 +24,23 @@ class RegexError(ValueError):
     """The pattern does not compile."""
 
 
+@functools.cache
+def _re2() -> tuple[Any, Any]:
+    """The RE2 module and its options, imported with the first pattern (1.5 MiB an idle server need not hold)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a user's bad pattern is an answer (400 / no match), not a server log line
+    options.max_mem = 8 << 20
+    return re2, options
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> Pattern:
     """RE2 pattern (inline flags `(?imsU)` allowed); raises RegexError."""
+    re2, options = _re2()
     try:
-        return re2.compile(pattern, options=_OPTIONS)
+        return re2.compile(pattern, options=options)
     except (re2.error, TypeError, ValueError, OverflowError) as exc:
         raise RegexError(str(exc)) from None
 

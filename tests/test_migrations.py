@@ -40,3 +40,17 @@ def test_every_table_has_a_tenant_column(tmp_path: Path) -> None:
         columns = {column["name"] for column in inspector.get_columns(table)}
         assert "tenant_id" in columns, f"table {table} has no tenant_id"
     engine.dispose()
+
+
+def test_the_start_up_shortcut_reads_the_same_head_as_alembic(tmp_path: Path) -> None:
+    assert migrate.script_heads() == {migrate.head_revision()}
+
+
+def test_a_database_behind_the_head_is_upgraded(tmp_path: Path) -> None:
+    from alembic import command
+
+    database = tmp_path / "behind.db"
+    command.upgrade(migrate.alembic_config(database), "0001")
+    assert not migrate.is_up_to_date(database)
+    migrate.upgrade(database)
+    assert migrate.is_up_to_date(database)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from menderlite.db import driver
 from menderlite.regex import try_compile
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
 
 def _begin_with(statement: str) -> Callable[[Connection], None]:
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(statement)
+        # Sent with the transaction's first statement, in the same round trip to the connection's thread.
+        connection.connection.driver_connection.defer_begin(statement)  # type: ignore[union-attr]
 
     return on_begin
 
@@ -88,6 +90,8 @@ SQLITE_FUNCTION_HOOKS: list[Callable[[Any], None]] = [register_regexp]
 def create_sqlite_engine(path: Path, *, pool_size: int, busy_timeout_ms: int, begin: str) -> AsyncEngine:
     engine = create_async_engine(
         sqlite_url(path),
+        # aiosqlite's connection with cursors that cost one thread round trip per statement (see driver.py)
+        async_creator=driver.connector(str(path), check_same_thread=False),
         poolclass=AsyncAdaptedQueuePool,
         pool_size=pool_size,
         max_overflow=0,

@@ -15,11 +15,13 @@ from menderlite.deployments import (
     routes_management,
     routes_management_v2,
 )
+from menderlite.deployments.appkeys import SERVICE
 from menderlite.deployments.service import DeploymentsService
 
 
 def setup(app: web.Application, ctx: Context) -> None:
     ctx.deployments = DeploymentsService(ctx)
+    app[SERVICE] = ctx.deployments
     app.router.add_routes(routes_management.routes)
     app.router.add_routes(routes_management_v2.routes)
     app.router.add_routes(routes_devices.routes)

@@ -38,8 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.artifact import Artifact as ParsedArtifact
-from menderlite.artifact import ArtifactError, OperationCancelled, load_verify_keys, read_artifact
-from menderlite.artifact.writer import write_single_file_artifact
+from menderlite.artifact import ArtifactError, OperationCancelled, load_verify_keys
 from menderlite.config import ConfigError
 from menderlite.db import after_commit, utcnow
 from menderlite.deployments import models
@@ -206,6 +205,21 @@ def depends_combinations(depends: dict[str, Any]) -> list[str]:
 
 def depends_key_hash(name: str, combination: str) -> str:
     return hashlib.sha256(f"{name}\0{combination}".encode()).hexdigest()
+
+
+def read_artifact(*args: Any, **kwargs: Any) -> ParsedArtifact:
+    """The artifact reader (tarfile, lzma, zstandard), imported on the first upload: a server that is not
+    parsing one does not hold it in memory (see menderlite/artifact/__init__.py)."""
+    from menderlite.artifact.reader import read_artifact as read
+
+    return read(*args, **kwargs)
+
+
+def write_single_file_artifact(*args: Any, **kwargs: Any) -> None:
+    """The artifact writer, imported on first use like the reader."""
+    from menderlite.artifact.writer import write_single_file_artifact as write
+
+    write(*args, **kwargs)
 
 
 def updates_of(parsed: ParsedArtifact) -> list[dict[str, Any]]:

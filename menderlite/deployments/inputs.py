@@ -243,6 +243,8 @@ class NextRequest:
 
 def _required_text(values: Mapping[str, Any], errors: _Errors) -> tuple[str, str]:
     artifact_name, device_type = values.get("artifact_name"), values.get("device_type")
+    if artifact_name and device_type and len(device_type) <= MAX_DEVICE_TYPE:  # every check-in
+        return str(artifact_name), str(device_type)
     for key, value in (("artifact_name", artifact_name), ("device_type", device_type)):
         if not value:
             errors.items.append(f"{key}: non zero value required;")
@@ -263,11 +265,12 @@ def parse_next_body(body: Any) -> NextRequest:
     """`POST /device/deployments/next`: the device's provides, `device_type` and `artifact_name` required."""
     if not isinstance(body, dict):
         raise ApiError(400, "failed to decode request body: expected a JSON object")
-    bad = sorted(key for key, value in body.items() if not isinstance(value, str))
-    if bad:
+    if not all(isinstance(value, str) for value in body.values()):
+        bad = sorted(key for key, value in body.items() if not isinstance(value, str))
         raise ApiError(400, f"failed to decode request body: values must be strings: {', '.join(bad)}")
     artifact_name, device_type = _required_text(body, _Errors())
-    return NextRequest(device_type=device_type, artifact_name=artifact_name, provides=dict(body), with_depends=True)
+    # `body` is the caller's freshly parsed document: kept as it is, not copied.
+    return NextRequest(device_type=device_type, artifact_name=artifact_name, provides=body, with_depends=True)
 
 
 def parse_status_report(body: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from menderlite.deployments.appkeys import SERVICE
 from menderlite.deployments.inputs import (
     NextRequest,
     parse_log,
@@ -30,9 +31,7 @@ PREFIX = "/api/devices/v1/deployments/device/deployments"
 
 
 def deployments_service(request: web.Request) -> DeploymentsService:
-    from menderlite.app import CONTEXT  # imported late: app.py imports this package
-
-    return request.app[CONTEXT].deployments
+    return request.app[SERVICE]
 
 
 @routes.get(f"{PREFIX}/next")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from menderlite.deployments.appkeys import SERVICE
 from menderlite.deployments.artifacts import GenerateRequest, UploadMeta, canonical_uuid, safe_file_name
 from menderlite.deployments.forms import file_chunks, optional_size, read_form
 from menderlite.deployments.inputs import parse_list_query, parse_new_deployment, require_uuid4
@@ -28,9 +29,7 @@ ARTIFACT_LOCATION = PREFIX + "/artifacts/{id}"
 
 
 def artifacts_service(request: web.Request) -> ArtifactsService:
-    from menderlite.app import CONTEXT  # imported late: app.py imports this package
-
-    return request.app[CONTEXT].deployments.artifacts
+    return request.app[SERVICE].artifacts
 
 
 def artifact_id_param(request: web.Request) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import jwt as pyjwt
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, new_id, utcnow
@@ -61,6 +61,31 @@ AUTH_INVALID = "invalid auth request"
 PREAUTH_DECODE = "failed to decode preauth request"
 LIST_STATUS_ERROR = "parameter status must be one of: pending, rejected, accepted, preauthorized or noauth"
 COUNT_STATUS_ERROR = "status must be one of: pending, accepted, rejected, preauthorized, noauth"
+
+
+# The re-admission of an accepted device (`_readmit`), built once: it is the hot path of auth requests.
+_ACCEPTED_KEY = (
+    select(AuthSet.id, AuthSet.status, AuthSet.device_id, Device.status.label("device_status"), Device.decommissioning, Token.expires_at)
+    .join(Device, Device.id == AuthSet.device_id)
+    .outerjoin(Token, Token.id == AuthSet.id)
+    .where(
+        AuthSet.tenant_id == bindparam("tenant"),
+        AuthSet.id_data_sha256 == bindparam("id_hash"),
+        AuthSet.pubkey_sha256 == bindparam("key_hash"),
+    )
+)
+# What a token's verification reads when its verdict is not cached (the first request after a start).
+_TOKEN_STANDING = (
+    select(AuthSet.status, AuthSet.device_id, Device.decommissioning)
+    .join(Token, Token.id == AuthSet.id)
+    .join(Device, Device.id == AuthSet.device_id)
+    .where(Token.id == bindparam("token_id"), Token.tenant_id == bindparam("tenant"), AuthSet.tenant_id == bindparam("tenant"))
+)
+_EXTEND_TOKEN = (
+    update(Token)
+    .where(Token.tenant_id == bindparam("tenant"), Token.id == bindparam("token_id"), Token.expires_at < bindparam("new_expiry"))
+    .values(expires_at=bindparam("new_expiry"))
+)
 
 
 def derive_status(auth_set_statuses: Iterable[str]) -> str:
@@ -191,12 +216,32 @@ class DevauthService:
         issued_at = int(self.clock())
         expires_at = issued_at + self.settings.jwt_expiration_seconds
         async with self.ctx.db.write() as session:
-            admission = await self._admit(session, tenant_id, request)
-            if admission.device_id is not None and admission.auth_set_id is not None:
-                await self._store_token(session, tenant_id, admission.device_id, admission.auth_set_id, expires_at)
+            admission = await self._readmit(session, tenant_id, request, expires_at)
+            if admission is None:
+                admission = await self._admit(session, tenant_id, request)
+                if admission.device_id is not None and admission.auth_set_id is not None:
+                    await self._store_token(session, tenant_id, admission.device_id, admission.auth_set_id, expires_at)
         if admission.device_id is None or admission.auth_set_id is None:
             raise ApiError(401, admission.refusal)
         return await self._issue_token(tenant_id, admission.device_id, admission.auth_set_id, issued_at, expires_at)
+
+    async def _readmit(
+        self, session: AsyncSession, tenant_id: str, request: AuthRequest, expires_at: int
+    ) -> _Admission | None:
+        """The common case in two statements: an accepted device, with a token row, asks again with its
+        accepted key. Nothing changes but the token row's expiry (its status stays accepted, nothing is
+        announced). None when the case is any other: `_admit` handles it."""
+        row = (
+            await session.execute(_ACCEPTED_KEY, {"tenant": tenant_id, "id_hash": request.id_hash, "key_hash": request.key.sha256})
+        ).first()
+        if row is None or row.status != ACCEPTED or row.device_status != ACCEPTED or row.decommissioning:
+            return None
+        if row.expires_at is None:
+            return None  # no token row yet: `_admit` and `_store_token` create it
+        expiry = datetime.fromtimestamp(expires_at, timezone.utc)
+        if row.expires_at < expiry:
+            await session.execute(_EXTEND_TOKEN, {"tenant": tenant_id, "token_id": row.id, "new_expiry": expiry})
+        return _Admission(device_id=row.device_id, auth_set_id=row.id)
 
     async def _admit(self, session: AsyncSession, tenant_id: str, request: AuthRequest) -> _Admission:
         auth_set = await session.scalar(
@@ -295,14 +340,7 @@ class DevauthService:
         ):
             raise ApiError(401, UNAUTHORIZED)
         async with self.ctx.db.read() as session:
-            row = (
-                await session.execute(
-                    select(AuthSet.status, AuthSet.device_id, Device.decommissioning)
-                    .join(Token, Token.id == AuthSet.id)
-                    .join(Device, Device.id == AuthSet.device_id)
-                    .where(Token.id == token_id, Token.tenant_id == tenant_id, AuthSet.tenant_id == tenant_id)
-                )
-            ).one_or_none()
+            row = (await session.execute(_TOKEN_STANDING, {"tenant": tenant_id, "token_id": token_id})).one_or_none()
         if row is None or row.status != ACCEPTED or row.device_id != device_id or row.decommissioning:
             raise ApiError(401, UNAUTHORIZED)
         return Verdict(tenant_id, device_id, token_id, plan, float(claims["exp"]))

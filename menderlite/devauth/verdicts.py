@@ -11,7 +11,7 @@ computed under an older generation.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from menderlite.web.guards import Identity
 
@@ -23,9 +23,15 @@ class Verdict:
     token_id: str
     plan: str
     expires_at: float  # Unix seconds (the token's `exp`)
+    # The identity last handed out for this verdict (a cache hit repeats it: building one costs more than
+    # the rest of the look-up). Reused only for the very same token string.
+    _identity: Identity | None = field(default=None, compare=False, repr=False)
 
     def identity(self, token: str) -> Identity:
-        return Identity(
+        last = self._identity
+        if last is not None and last.token == token:
+            return last
+        identity = Identity(
             subject=self.device_id,
             tenant_id=self.tenant_id,
             is_device=True,
@@ -33,6 +39,8 @@ class Verdict:
             token_id=self.token_id,
             token=token,
         )
+        object.__setattr__(self, "_identity", identity)  # a memo, not a change of the verdict
+        return identity
 
 
 def token_key(token: str) -> bytes:

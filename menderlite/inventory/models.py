@@ -68,14 +68,14 @@ class AttributeValue(Base):
     __table_args__ = (
         # String predicates ($eq, $in, ranges, $regex) and $exists (number rows sort under NULL here).
         Index("ix_inventory_values_str", "tenant_id", "attribute_id", "str_value"),
-        # Number predicates; only rows that hold a number.
+        # Number predicates; only rows that hold a number. (The migration gives PostgreSQL the same partial
+        # index; naming its option here would load SQLAlchemy's PostgreSQL dialect, 2 MiB, into every server.)
         Index(
             "ix_inventory_values_num",
             "tenant_id",
             "attribute_id",
             "num_value",
             sqlite_where=text("num_value IS NOT NULL"),
-            postgresql_where=text("num_value IS NOT NULL"),
         ),
         # Clustered by device: rendering a device reads one contiguous range.
         {"sqlite_with_rowid": False},

@@ -61,6 +61,45 @@ SCOPE_ORDER = {SCOPE_IDENTITY: 0, SCOPE_INVENTORY: 1, SCOPE_SYSTEM: 3}
 
 T = TypeVar("T")
 
+# The statements of a device's inventory upload, built once: building (and keying for the compiled cache) a
+# statement costs more than SQLite takes to run it. Tenant filters are bound parameters like the rest.
+_TOUCH_DEVICE = (
+    update(DEVICES)
+    .where(DEVICES.c.tenant_id == bindparam("tenant"), DEVICES.c.device_id == bindparam("device"))
+    .values(updated_ts=bindparam("now", type_=DEVICES.c.updated_ts.type))
+    .returning(DEVICES.c.device_id, DEVICES.c.pk)
+)
+_TOUCH_DEVICES = (
+    update(DEVICES)
+    .where(DEVICES.c.tenant_id == bindparam("tenant"), DEVICES.c.device_id.in_(bindparam("devices", expanding=True)))
+    .values(updated_ts=bindparam("now", type_=DEVICES.c.updated_ts.type))
+    .returning(DEVICES.c.device_id, DEVICES.c.pk)
+)
+_SCOPE_COLUMNS = (
+    VALUES.c.device_pk,
+    VALUES.c.attribute_id,
+    VALUES.c.element,
+    VALUES.c.str_value,
+    VALUES.c.num_value,
+    VALUES.c.description,
+)
+_SCOPE_VALUES_OF_DEVICE = (
+    select(*_SCOPE_COLUMNS)
+    .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
+    .where(VALUES.c.tenant_id == bindparam("tenant"), VALUES.c.device_pk == bindparam("pk"), KEYS.c.scope == bindparam("scope"))
+)
+_SCOPE_VALUES = (
+    select(*_SCOPE_COLUMNS)
+    .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
+    .where(
+        VALUES.c.tenant_id == bindparam("tenant"),
+        VALUES.c.device_pk.in_(bindparam("pks", expanding=True)),
+        KEYS.c.scope == bindparam("scope"),
+    )
+)
+_DELETE_VALUE = delete(VALUES).where(VALUES.c.device_pk == bindparam("pk"), VALUES.c.attribute_id == bindparam("attribute"))
+_INSERT_VALUE = insert(VALUES)
+
 
 def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
@@ -96,18 +135,13 @@ class DeviceStore:
         """Device id -> pk for every id, creating missing devices; bumps `updated_ts`. Also returns the
         pks created now."""
         pks: dict[str, int] = {}
-        for chunk in chunked(device_ids):
-            found = await session.execute(
-                select(DEVICES.c.device_id, DEVICES.c.pk).where(
-                    DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk)
-                )
-            )
+        if len(device_ids) == 1:  # a device's own upload
+            found = await session.execute(_TOUCH_DEVICE, {"tenant": tenant_id, "device": device_ids[0], "now": now})
             pks.update({device_id: pk for device_id, pk in found})
-            await session.execute(
-                update(DEVICES)
-                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.device_id.in_(chunk))
-                .values(updated_ts=now)
-            )
+        else:
+            for chunk in chunked(device_ids):
+                found = await session.execute(_TOUCH_DEVICES, {"tenant": tenant_id, "devices": list(chunk), "now": now})
+                pks.update({device_id: pk for device_id, pk in found})
         missing = [device_id for device_id in device_ids if device_id not in pks]
         created: set[int] = set()
         if missing:
@@ -179,19 +213,11 @@ class DeviceStore:
     ) -> dict[int, dict[int, StoredAttribute]]:
         rows: dict[int, dict[int, list[tuple[ValueRow, str | None]]]] = defaultdict(lambda: defaultdict(list))
         for chunk in chunked(pks):
-            result = await session.execute(
-                select(
-                    VALUES.c.device_pk,
-                    VALUES.c.attribute_id,
-                    VALUES.c.element,
-                    VALUES.c.str_value,
-                    VALUES.c.num_value,
-                    VALUES.c.description,
-                )
-                .join(KEYS, KEYS.c.id == VALUES.c.attribute_id)
-                .join(DEVICES, DEVICES.c.pk == VALUES.c.device_pk)
-                .where(DEVICES.c.tenant_id == tenant_id, DEVICES.c.pk.in_(chunk), KEYS.c.scope == scope)
-            )
+            if len(chunk) == 1:
+                parameters: dict[str, Any] = {"tenant": tenant_id, "scope": scope, "pk": chunk[0]}
+                result = await session.execute(_SCOPE_VALUES_OF_DEVICE, parameters)
+            else:
+                result = await session.execute(_SCOPE_VALUES, {"tenant": tenant_id, "scope": scope, "pks": list(chunk)})
             for pk, attribute_id, element, text, number, description in result:
                 rows[pk][attribute_id].append((ValueRow(element, text, number), description))
         return {
@@ -233,14 +259,9 @@ class DeviceStore:
             if replace:
                 stale.extend({"pk": pk, "attribute": gone} for gone in before.keys() - wanted.keys())
         if stale:
-            await session.execute(
-                delete(VALUES).where(
-                    VALUES.c.device_pk == bindparam("pk"), VALUES.c.attribute_id == bindparam("attribute")
-                ),
-                stale,
-            )
+            await session.execute(_DELETE_VALUE, stale)
         if fresh:
-            await session.execute(insert(VALUES), fresh)
+            await session.execute(_INSERT_VALUE, fresh)
         await self.widen_kinds(session, tenant_id, scope, keys, kinds)
 
     async def delete_devices(self, session: AsyncSession, tenant_id: str, device_ids: Sequence[str]) -> None:

@@ -11,7 +11,6 @@ import hmac
 import io
 
 import pyotp
-import segno
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -50,6 +49,8 @@ def provisioning_uri(secret: str, account: str) -> str:
 
 
 def qr_png_base64(text: str) -> str:
+    import segno  # only when a user sets up two-factor authentication: ~1 MiB a server need not hold
+
     buffer = io.BytesIO()
     segno.make(text, error="m").save(buffer, kind="png", scale=5, border=4)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

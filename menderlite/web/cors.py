@@ -1,9 +1,8 @@
-"""CORS: answers preflight OPTIONS requests and adds the allow headers to every response."""
+"""CORS: answers preflight OPTIONS requests and adds the allow headers to every response (see front.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 CORS_ORIGINS = web.AppKey("cors_origins", tuple)
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -20,22 +19,19 @@ def allowed_origin(request: web.BaseRequest) -> str | None:
     return origin if origin in origins else None
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        headers = {
-            "Access-Control-Allow-Methods": ALLOWED_METHODS,
-            "Access-Control-Allow-Headers": request.headers.get(
-                "Access-Control-Request-Headers", "Authorization, Content-Type, X-MEN-RequestID"
-            ),
-            "Access-Control-Max-Age": "600",
-        }
-        response: web.StreamResponse = web.Response(status=204, headers=headers)
-    else:
-        response = await handler(request)
-    if not response.prepared:
-        add_cors_headers(request, response)
-    return response
+def is_preflight(request: web.BaseRequest) -> bool:
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def preflight_response(request: web.BaseRequest) -> web.Response:
+    headers = {
+        "Access-Control-Allow-Methods": ALLOWED_METHODS,
+        "Access-Control-Allow-Headers": request.headers.get(
+            "Access-Control-Request-Headers", "Authorization, Content-Type, X-MEN-RequestID"
+        ),
+        "Access-Control-Max-Age": "600",
+    }
+    return web.Response(status=204, headers=headers)
 
 
 def add_cors_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:

@@ -1,4 +1,4 @@
-"""Errors as values: services raise `ApiError`; one middleware renders every error as JSON."""
+"""Errors as values: services raise `ApiError`; the front middleware renders every error as JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from menderlite.web.request_id import request_id_of
 
@@ -52,25 +51,28 @@ def error_response(request: web.Request, status: int, message: str, headers: dic
     return json_response(document, status=status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def render_error(request: web.Request, exc: Exception) -> web.Response:
+    """The JSON answer for an exception a guard or handler raised (see front.py, which re-raises
+    cancellations, dropped connections and HTTP redirects before coming here)."""
+    if isinstance(exc, ApiError):
         if exc.body is not None:
             return json_response(exc.body, status=exc.status, headers=exc.headers)
         return error_response(request, exc.status, exc.message, exc.headers)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    if isinstance(exc, web.HTTPException):
         headers = {name: value for name, value in exc.headers.items() if name.lower() in ("allow", "retry-after")}
         message = _HTTP_MESSAGES.get(exc.status) or exc.reason
         return error_response(request, exc.status, message, headers)
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request))
-        return error_response(request, 500, "internal error")
+    log.error(
+        "unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request), exc_info=exc
+    )
+    return error_response(request, 500, "internal error")
+
+
+def passes_through(exc: BaseException) -> bool:
+    """Exceptions that are not errors to render: cancellation, a dropped connection, an HTTP redirect."""
+    return isinstance(exc, (asyncio.CancelledError, ConnectionResetError)) or (
+        isinstance(exc, web.HTTPException) and exc.status < 400
+    )
 
 
 def json_dumps(value: Any) -> str:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from menderlite.tokens import bearer_token
 from menderlite.web.errors import ApiError
@@ -103,10 +102,10 @@ async def _verify(request: web.Request, key: web.AppKey[Verifier]) -> None:
     request[_IDENTITY_KEY] = await verifier(token, request.method, request.path)
 
 
-@web.middleware
-async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def check_access(request: web.Request) -> None:
+    """Let the request through to its handler or raise ApiError (run by the front middleware)."""
     if request.match_info.http_exception is not None:
-        return await handler(request)  # unknown route or method: the router's 404/405
+        return  # unknown route or method: the router's 404/405
     kind = access_of(request)
     if kind == "user":
         await _verify(request, USER_VERIFIER)
@@ -114,4 +113,3 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
         await _verify(request, DEVICE_VERIFIER)
     elif kind == "internal" and not peer_allowed(request.remote, request.app[INTERNAL_NETWORKS]):
         raise ApiError(403, "access to internal APIs is restricted to the configured networks")
-    return await handler(request)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 
 class InFlight:
@@ -26,16 +25,16 @@ class InFlight:
             return False
         return True
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def enter(self) -> None:
+        """A handler starts (the front middleware calls this for every request)."""
+        if self.count == 0:
+            self._idle.clear()
         self.count += 1
-        self._idle.clear()
-        try:
-            return await handler(request)
-        finally:
-            self.count -= 1
-            if self.count == 0:
-                self._idle.set()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
 
 
 IN_FLIGHT = web.AppKey("in_flight", InFlight)

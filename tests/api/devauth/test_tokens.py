@@ -136,6 +136,23 @@ async def test_expired_token_is_403_and_its_row_is_deleted(client: TestClient, c
     assert (await management.device(device_id))["status"] == "accepted"
 
 
+async def test_asking_again_later_extends_the_token_row(client: TestClient, ctx: Context, management: Management) -> None:
+    earlier = time.time() - 3 * 86400
+    ctx.devauth.clock = lambda: earlier
+    try:
+        device, _ = await accepted_device(client, management)  # its token row expires in four days
+        first = device.token
+    finally:
+        ctx.devauth.clock = time.time
+    _, auth_set_id = await management.auth_set_for_key(device)
+    second = (await device.authenticate(client)).token
+    assert first is not None and second is not None and claims_of(second)["exp"] > claims_of(first)["exp"]
+    async with ctx.db.read() as session:
+        row = await session.get(Token, auth_set_id)
+    assert row is not None and int(row.expires_at.timestamp()) == claims_of(second)["exp"]
+    assert (await probe(client, first)).status == 200 and (await probe(client, second)).status == 200
+
+
 async def test_each_revocation_works_at_once(client: TestClient, management: Management) -> None:
     """Every way of revoking a token; each time the token just worked (and may sit in the cache)."""
     revocations = {
