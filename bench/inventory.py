@@ -204,6 +204,22 @@ QUERIES = [
         "/api/management/v2/inventory/filters/search",
         {"sort": [{"scope": "inventory", "attribute": "cpu_temperature", "order": "desc"}]},
     ),
+    Query(
+        "v1 list sorted by updated_ts",
+        "GET",
+        "/api/management/v1/inventory/devices?page=2&per_page=20&sort=system/updated_ts:desc",
+    ),
+    Query(
+        "v2 search, status accepted, by created_ts",
+        "POST",
+        "/api/management/v2/inventory/filters/search",
+        {
+            "page": 1,
+            "per_page": 20,
+            "filters": [{"scope": "identity", "attribute": "status", "type": "$eq", "value": "accepted"}],
+            "sort": [{"scope": "system", "attribute": "created_ts", "order": "desc"}],
+        },
+    ),
     Query("deployments list, page 1", "GET", "/api/management/v1/deployments/deployments?page=1&per_page=20"),
     Query("deployments list, page 10", "GET", "/api/management/v1/deployments/deployments?page=10&per_page=20"),
     Query("deployments list, search", "GET", "/api/management/v1/deployments/deployments?search=rollout-04&per_page=20"),

@@ -56,3 +56,24 @@ def test_listing_pages_walk_an_index(database: sqlite3.Connection, status: str |
     assert "TEMP B-TREE" not in text, text  # no sort of all matching rows
     count = plan(database, select(func.count()).select_from(models.Deployment).where(*conditions))
     assert "SEARCH deployments USING" in count and "SCAN deployments" not in count, count
+
+
+MONTH_AGO = datetime(2025, 12, 1, tzinfo=timezone.utc)
+COMBINED = [
+    ListQuery(status="inprogress", search="release", created_after=MONTH_AGO, created_before=NOW),
+    ListQuery(status="finished", created_after=MONTH_AGO),
+    ListQuery(status="scheduled", search="x", created_before=NOW),
+    ListQuery(search="release", created_after=MONTH_AGO),
+    ListQuery(created_after=MONTH_AGO, created_before=NOW),
+]
+
+
+@pytest.mark.parametrize("query", COMBINED, ids=lambda query: f"{query.status}-{bool(query.search)}-{bool(query.created_after)}")
+def test_listing_with_combined_filters_walks_an_index(database: sqlite3.Connection, query: ListQuery) -> None:
+    """The GUI's deployment lists at scale: newest first, filtered by status, name and creation time."""
+    conditions = DeploymentsService.list_conditions("", query, NOW)
+    text = plan(database, select(models.Deployment).where(*conditions).order_by(models.Deployment.seq.desc()).limit(21))
+    assert "SEARCH deployments USING INDEX ix_deployments_tenant_id" in text, text
+    assert "TEMP B-TREE" not in text and "SCAN deployments" not in text, text
+    count = plan(database, select(func.count()).select_from(models.Deployment).where(*conditions))
+    assert "SEARCH deployments USING" in count and "SCAN deployments" not in count, count

@@ -60,6 +60,8 @@ MAX_NAME = 4096
 UNPACKED_FACTOR = 16  # a payload may unpack to 16x the artifact's maximum size (compressed disk images)
 GENERATE_TYPES = {"single_file": "single-file"}
 _SAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9._+-]")
+# The blobs this service writes (see `storage_key`): `<tenant>/<artifact id>` and `<tenant>/<artifact id>.raw`.
+_OWN_BLOB = re.compile(r"[^/]+/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:\.raw)?")
 
 MSG_TOO_LARGE = "Artifact file too large"
 MSG_STORAGE_LIMIT = "storage limit exceeded"
@@ -711,7 +713,9 @@ class ArtifactsService:
     # --- the background builder ------------------------------------------------------------------------
 
     async def start_worker(self) -> None:
-        """Start building generated artifacts, pending ones from an earlier run first."""
+        """Start building generated artifacts, pending ones from an earlier run first (after removing the files
+        an earlier run left without a row)."""
+        await self.remove_orphan_files()
         self._cancel.clear()
         self._queue = asyncio.Queue()
         async with self.ctx.db.read() as session:
@@ -734,6 +738,21 @@ class ArtifactsService:
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
         self._worker = self._queue = None
+
+    async def remove_orphan_files(self) -> int:
+        """Delete artifact and raw files that no row refers to; returns how many. A crash leaves them between
+        moving a file into place and committing its row, or between committing a delete (or a finished
+        generation) and removing the file. For start-up, before any upload or build: across all tenants."""
+        async with self.ctx.db.read() as session:
+            referenced = set(await session.scalars(select(models.Artifact.storage_key)))
+            referenced.update(await session.scalars(select(models.ArtifactGeneration.raw_key)))
+        stored = await asyncio.to_thread(self.ctx.storage.keys)
+        orphans = [key for key in stored if _OWN_BLOB.fullmatch(key) and key not in referenced]
+        for key in orphans:
+            await self.ctx.storage.delete(key)
+        if orphans:
+            log.info("removed %d artifact file(s) without a row, left by an earlier run", len(orphans))
+        return len(orphans)
 
     async def wait_idle(self) -> None:
         """Wait until every queued generation has been handled (tests, benchmarks)."""
@@ -803,9 +822,13 @@ class ArtifactsService:
             log.info("generated artifact %s (%s) for tenant %r", artifact_id, generation.name, tenant_id)
         except OperationCancelled:
             raise
-        except (ApiError, ArtifactError, ValueError, OSError) as exc:
+        except Exception as exc:  # whatever the cause, the request ends: it must not block its name for ever
             message = exc.message if isinstance(exc, ApiError) else str(exc)
-            log.warning("artifact generation %s (%s) failed and is dropped: %s", artifact_id, generation.name, message)
+            expected = isinstance(exc, (ApiError, ArtifactError, ValueError, OSError))
+            log.warning(
+                "artifact generation %s (%s) failed and is dropped: %s", artifact_id, generation.name, message,
+                exc_info=None if expected else exc,
+            )
             async with self.ctx.db.write() as session:
                 await self._forget_generation(session, tenant_id, artifact_id)
         finally:

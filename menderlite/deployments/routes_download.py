@@ -10,6 +10,7 @@ from menderlite.deployments.artifacts import ARTIFACT_CONTENT_TYPE, DOWNLOAD_PAT
 from menderlite.deployments.routes_management import artifacts_service
 from menderlite.tokens import TokenError, TokenExpired
 from menderlite.web import ApiError, access
+from menderlite.web.errors import FileResponse
 
 routes = web.RouteTableDef()
 CHUNK = 1 << 20
@@ -18,7 +19,8 @@ CHUNK = 1 << 20
 @routes.get(DOWNLOAD_PATH)
 @access("public")
 async def download_artifact(request: web.Request) -> web.StreamResponse:
-    """Served with sendfile; Range (206/416), If-Modified-Since and If-Unmodified-Since come from FileResponse."""
+    """Served with sendfile; Range (206/416), If-Modified-Since and If-Unmodified-Since come from FileResponse
+    (its error answers in the JSON error shape). A file deleted after the check above answers a JSON 404."""
     service = artifacts_service(request)
     try:
         tenant_id = service.ctx.keys.check_url_params("GET", request.path, dict(request.query), utcnow())
@@ -30,7 +32,7 @@ async def download_artifact(request: web.Request) -> web.StreamResponse:
     if artifact_id is None or artifact_id != request.match_info["id"]:
         raise ApiError(404, "Resource not found")
     download = await service.file_for_download(tenant_id, artifact_id)
-    return web.FileResponse(
+    return FileResponse(
         download.path,
         chunk_size=CHUNK,
         headers={

@@ -36,6 +36,9 @@ class InventoryDevice(Base):
         UniqueConstraint("tenant_id", "device_id"),
         # Group listings, group filters and `has_group`; rows within a group come in insertion (pk) order.
         Index("ix_inventory_devices_tenant_group", "tenant_id", "group_name"),
+        # Device lists sorted by the system timestamps (the GUI's default): a page is read in index order.
+        Index("ix_inventory_devices_tenant_created", "tenant_id", "created_ts"),
+        Index("ix_inventory_devices_tenant_updated", "tenant_id", "updated_ts"),
     )
 
     # Insertion order: the default listing order, and a compact key for the value rows.

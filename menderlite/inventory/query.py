@@ -228,6 +228,15 @@ def order_by(sort: Sequence[SortKey], keys: Mapping[tuple[str, str], StoredKey])
     return ordering
 
 
+def sorts_by_device_index(sort: Sequence[SortKey]) -> bool:
+    """Whether an index of the devices table serves `sort` in order: one key on a column that is never NULL
+    (the device id, the system timestamps: each indexed after the tenant)."""
+    if len(sort) != 1:
+        return False
+    virtual = VIRTUAL_COLUMNS.get((sort[0].scope, sort[0].attribute))
+    return virtual is not None and not virtual.nullable
+
+
 @dataclass(frozen=True)
 class Segment:
     """Part of a sorted result, read in index order; `upper_bound` (if any) cheaply bounds its size."""

@@ -37,6 +37,7 @@ from menderlite.inventory.query import (
     match_rows,
     order_by,
     sort_segments,
+    sorts_by_device_index,
     top_level_parts,
 )
 from menderlite.inventory.values import (
@@ -349,8 +350,8 @@ class DeviceStore:
             total = await self.total(session, plan, keys)
             segments = sort_segments(plan, segmented, query.sort[0].descending)
             return await self.read_segments(session, segments, query.offset, query.limit), total
-        walk = plan.walkable and not query.sort and shallow
-        if not plan.parts or walk:  # the page by walking the devices in order, the total apart
+        walk = plan.walkable and shallow and (not query.sort or sorts_by_device_index(query.sort))
+        if not plan.parts or walk:  # the page by walking the devices in (index) order, the total apart
             total = await self.total(session, plan, keys)
             page = await session.scalars(
                 ordering.apply(select(DEVICES.c.pk).where(*plan.where(walk=walk)))

@@ -31,5 +31,8 @@ class BlobStore(Protocol):
     def local_path(self, key: str) -> Path | None:
         """A filesystem path to serve with sendfile, or None for remote stores."""
 
+    def keys(self) -> list[str]:
+        """The keys of every stored blob (a start-up sweep for files no row refers to)."""
+
     def remove_orphan_temp_files(self) -> int:
         """Delete temporary files left by an interrupted upload; returns how many."""

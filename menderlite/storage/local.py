@@ -49,6 +49,14 @@ class LocalBlobStore:
     def local_path(self, key: str) -> Path | None:
         return self.path_for(key)
 
+    def keys(self) -> list[str]:
+        """The keys of every stored blob (temporary files excluded)."""
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in self.root.rglob("*")
+            if path.is_file() and path.parent != self.temp_dir and self.temp_dir not in path.parents
+        )
+
     def remove_orphan_temp_files(self) -> int:
         removed = 0
         for leftover in self.temp_dir.glob("*"):

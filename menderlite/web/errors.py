@@ -23,7 +23,9 @@ _HTTP_MESSAGES = {
     404: "Resource not found",
     405: "Method not allowed",
     413: "request body too large",
+    412: "precondition failed",
     415: "Bad Content-Type or charset, expected 'application/json'",
+    416: "requested range not satisfiable",
     429: "too many requests",
 }
 
@@ -66,6 +68,33 @@ def render_error(request: web.Request, exc: Exception) -> web.Response:
         "unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request), exc_info=exc
     )
     return error_response(request, 500, "internal error")
+
+
+class _JsonErrorBody(web.StreamResponse):
+    """Placed between `web.FileResponse` and `web.StreamResponse` in the MRO (see `FileResponse`): the file
+    response decides its error statuses (416 Range Not Satisfiable, 412, 404 for a file deleted meanwhile)
+    only while it is prepared, after the middleware has returned, and starts them through
+    `StreamResponse.prepare`; here they get the JSON error body instead of an empty one."""
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        if self.status < 400 or self.prepared:
+            return await super().prepare(request)
+        document: dict[str, str] = {"error": _HTTP_MESSAGES.get(self.status) or self.reason}
+        request_id = request_id_of(request)
+        if request_id:
+            document["request_id"] = request_id
+        body = json_dumps(document).encode()
+        self.headers.pop("Content-Disposition", None)
+        self.content_type, self.charset = JSON_CONTENT_TYPE, "utf-8"
+        self.content_length = len(body)
+        writer = await super().prepare(request)
+        if request.method != "HEAD":
+            await self.write(body)
+        return writer
+
+
+class FileResponse(web.FileResponse, _JsonErrorBody):
+    """`web.FileResponse` (sendfile, Range, conditional requests) whose error answers are JSON too."""
 
 
 def passes_through(exc: BaseException) -> bool:

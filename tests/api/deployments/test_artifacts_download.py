@@ -6,14 +6,22 @@ from datetime import timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from menderlite.db import utcnow
+from menderlite.deployments.artifacts import DownloadFile
 from menderlite.timeutil import parse_rfc3339
 from tests.api.deployments.conftest import ARTIFACTS, upload_ok
 from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker
+
+
+async def assert_json_error(response: aiohttp.ClientResponse, message: str) -> None:
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert await response.json() == {"error": message, "request_id": response.headers["X-MEN-RequestID"]}
 
 
 async def link_for(client: TestClient, headers: dict[str, str], artifact_id: str) -> dict[str, str]:
@@ -80,6 +88,15 @@ async def test_range_requests(client: TestClient, user_headers: dict[str, str], 
     response = await client.get(url, headers={"Range": f"bytes={len(data) + 10}-"})
     assert response.status == 416
     assert response.headers["Content-Range"] == f"bytes */{len(data)}"
+    await assert_json_error(response, "requested range not satisfiable")
+
+    response = await client.get(url, headers={"Range": "bytes=abc"})  # unparsable
+    assert response.status == 416
+    await assert_json_error(response, "requested range not satisfiable")
+
+    head = await client.head(url, headers={"Range": f"bytes={len(data)}-"})
+    assert head.status == 416
+    assert await head.read() == b""
 
 
 async def test_conditional_requests(client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker) -> None:
@@ -94,6 +111,7 @@ async def test_conditional_requests(client: TestClient, user_headers: dict[str, 
     assert response.status == 200
     response = await client.get(url, headers={"If-Unmodified-Since": past})
     assert response.status == 412
+    await assert_json_error(response, "precondition failed")
     response = await client.get(url, headers={"If-Unmodified-Since": future})
     assert response.status == 200
     assert await response.read() == path.read_bytes()
@@ -139,6 +157,45 @@ async def test_link_of_a_deleted_artifact(client: TestClient, user_headers: dict
     assert (await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)).status == 204
     response = await client.get(url)
     assert response.status == 404
+    await assert_json_error(response, "Resource not found")
+
+
+async def test_file_deleted_between_check_and_send(
+    client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The artifact is deleted after the download found its row, before the file is opened: a JSON 404."""
+    artifact_id = await upload_ok(client, user_headers, maker.single_file("vanishing"))
+    url = relative((await link_for(client, user_headers, artifact_id))["uri"])
+    service = ctx.deployments.artifacts
+    found_file = service.file_for_download
+
+    async def then_deleted(tenant_id: str, wanted: str) -> DownloadFile:
+        download = await found_file(tenant_id, wanted)
+        await service.delete(tenant_id, wanted)
+        return download
+
+    monkeypatch.setattr(service, "file_for_download", then_deleted)
+    response = await client.get(url)
+    assert response.status == 404
+    await assert_json_error(response, "Resource not found")
+    assert "Content-Disposition" not in response.headers
+
+
+async def test_delete_while_the_file_is_streamed(
+    client: TestClient, user_headers: dict[str, str], maker: ArtifactMaker
+) -> None:
+    """A download already under way finishes with the whole file; the server keeps serving."""
+    path = maker.single_file("streamed", size=8 << 20, compression="none")
+    data = path.read_bytes()
+    artifact_id = await upload_ok(client, user_headers, path)
+    url = relative((await link_for(client, user_headers, artifact_id))["uri"])
+    response = await client.get(url)
+    assert response.status == 200
+    first = await response.content.readexactly(1 << 16)
+    assert (await client.delete(f"{ARTIFACTS}/{artifact_id}", headers=user_headers)).status == 204
+    assert first + await response.read() == data
+    assert (await client.get(url)).status == 404
+    assert (await client.get(f"{ARTIFACTS}", headers=user_headers)).status == 200
 
 
 async def test_device_download_link(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker) -> None:

@@ -6,15 +6,18 @@ import asyncio
 import json
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from menderlite.app import CONTEXT, create_app
 from menderlite.context import Context
+from menderlite.deployments import models
 from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_ok
 from tests.support.artifacts import ArtifactMaker, run_mender_artifact
 
@@ -164,3 +167,64 @@ async def test_stop_during_the_build_leaves_no_half_artifact_and_the_next_start_
     listing = await (await client2.get(ARTIFACTS, headers=user_headers)).json()
     assert [(artifact["id"], artifact["name"]) for artifact in listing] == [(artifact_id, "generated-app")]
     assert stored_files(ctx) == [f"default/{artifact_id}"]
+
+
+async def test_start_up_after_a_crash_removes_orphan_files_and_ends_every_generation(
+    aiohttp_client, settings, user_headers: dict[str, str], client: TestClient, ctx: Context, maker: ArtifactMaker  # type: ignore[no-untyped-def]
+) -> None:
+    """The states a crash (power loss, kill -9) can leave on disk and in the database, then a new start on
+    the same data directory: files without a row are removed, every generation ends (built or dropped) and
+    no longer blocks its name; files that are not the service's own are left alone."""
+    kept = await upload_ok(client, user_headers, maker.single_file("kept"))
+    root = ctx.settings.artifacts_dir
+    orphan_raw = str(uuid.uuid4())  # moved into place, its row never committed; or its artifact was built
+    (root / "default" / f"{orphan_raw}.raw").write_bytes(b"raw upload")
+    orphan_artifact = str(uuid.uuid4())  # an upload's file moved into place, its row never committed
+    (root / "default" / orphan_artifact).write_bytes((root / "default" / kept).read_bytes())
+    tenant_orphan = root / "5f0c2a1b9e8d7c6b5a493827" / str(uuid.uuid4())  # a deleted artifact of a tenant
+    tenant_orphan.parent.mkdir()
+    tenant_orphan.write_bytes(b"deleted, file left behind")
+    (root / "default" / "notes.txt").write_text("not ours")
+    resumable, lost_raw = str(uuid.uuid4()), str(uuid.uuid4())
+    (root / "default" / f"{resumable}.raw").write_bytes(b"payload" * 100)
+    async with ctx.db.write() as session:
+        for artifact_id, name in ((resumable, "resumed-app"), (lost_raw, "lost-app")):
+            session.add(
+                models.ArtifactGeneration(
+                    id=artifact_id, tenant_id="", name=name, description="", device_types=["qemux86-64"], type="single_file",
+                    args={"dest_dir": "/opt/app"}, file_name="app.bin", raw_key=f"default/{artifact_id}.raw", raw_size=700,
+                )
+            )
+    await client.close()
+
+    restarted = create_app(settings)
+    client2 = await aiohttp_client(restarted)
+    await restarted[CONTEXT].deployments.artifacts.wait_idle()
+    assert stored_files(ctx) == sorted([f"default/{kept}", f"default/{resumable}", "default/notes.txt"])
+    listing = await (await client2.get(ARTIFACTS, headers=user_headers)).json()
+    assert sorted((artifact["id"], artifact["name"]) for artifact in listing) == sorted([(kept, "kept"), (resumable, "resumed-app")])
+    async with restarted[CONTEXT].db.read() as session:
+        assert list(await session.scalars(select(models.ArtifactGeneration.id))) == []
+    again = await client2.post(GENERATE, data=generate_form(b"data", name="lost-app", device_types_compatible="qemux86-64"), headers=user_headers)
+    assert again.status == 201, await again.text()
+
+
+async def test_a_build_failing_unexpectedly_is_dropped(
+    client: TestClient, user_headers: dict[str, str], ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any failure of the build ends the request (logged), rather than keeping it pending and its name taken."""
+    from menderlite.deployments import artifacts as artifacts_module
+
+    def broken_writer(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug in the writer")
+
+    monkeypatch.setattr(artifacts_module, "write_single_file_artifact", broken_writer)
+    response = await client.post(GENERATE, data=generate_form(b"payload"), headers=user_headers)
+    assert response.status == 201
+    await ctx.deployments.artifacts.wait_idle()
+    assert stored_files(ctx) == []
+    async with ctx.db.read() as session:
+        assert list(await session.scalars(select(models.ArtifactGeneration.id))) == []
+    monkeypatch.undo()
+    again = await client.post(GENERATE, data=generate_form(b"payload"), headers=user_headers)
+    assert again.status == 201

@@ -72,6 +72,18 @@ MAIN_PATHS: dict[str, tuple[str, str, Any, bool]] = {
     "v2 whole array": ("POST", SEARCH, {"filters": [term("tags", "$eq", ["a", "b"])]}, False),
     "v2 group": ("POST", SEARCH, {"filters": [term("group", "$eq", "g1", "system")]}, False),
     "v2 device ids": ("POST", SEARCH, {"device_ids": ["d1", "d2"], "filters": [term("mem", "$gt", 1)]}, False),
+    # The GUI's device lists sort by the system timestamps; at 100,000 devices a page must not sort the fleet.
+    "v1 list by updated_ts": ("GET", f"{V1}/devices?sort=system/updated_ts:desc&page=2&per_page=2", None, True),
+    "v1 list by created_ts": ("GET", f"{V1}/devices?sort=system/created_ts:asc&per_page=3", None, True),
+    "v2 GUI list by updated_ts": (
+        "POST",
+        SEARCH,
+        {"filters": [ACCEPTED], "sort": by("updated_ts", "desc", "system"), "page": 1, "per_page": 2},
+        True,
+    ),
+    "v2 GUI list by created_ts": ("POST", SEARCH, {"filters": [ACCEPTED], "sort": by("created_ts", "asc", "system")}, True),
+    "v2 whole fleet by created_ts": ("POST", SEARCH, {"sort": by("created_ts", "desc", "system"), "per_page": 3}, True),
+    "v2 GUI list by device id": ("POST", SEARCH, {"filters": [ACCEPTED], "sort": by("id", "asc", "identity")}, True),
 }
 
 

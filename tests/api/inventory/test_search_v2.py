@@ -259,6 +259,11 @@ SORTS = [
     (by("inventory/nothing:asc"), ["s1", "s2", "s3", "s4"]),
     (by("inventory/nothing:desc"), ["s4", "s3", "s2", "s1"]),
     (by("inventory/device_type:desc"), ["s4", "s3", "s2", "s1"]),
+    # the system timestamps (the GUI's device lists); s1 and s2 were updated last, together (status, group)
+    (by("system/created_ts:asc"), ["s1", "s2", "s3", "s4"]),
+    (by("system/created_ts:desc"), ["s4", "s3", "s2", "s1"]),
+    (by("system/updated_ts:asc"), ["s3", "s4", "s1", "s2"]),
+    (by("system/updated_ts:desc"), ["s2", "s1", "s4", "s3"]),
 ]
 
 
