@@ -4,6 +4,7 @@ tenant) sees or touches the other's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ DEVICE_NEXT = "/api/devices/v1/deployments/device/deployments/next"
 
 
 async def ok(response: aiohttp.ClientResponse, status: int = 200) -> Any:
-    assert response.status == status, f"{response.method} {response.url}: {response.status} {await response.text()}"
-    return await response.json() if status == 200 else None
+    body = await response.text()
+    assert response.status == status, f"{response.method} {response.url}: {response.status} {body}"
+    return json.loads(body) if body else None
 
 
 async def upload_artifact(client: TestClient, headers: dict[str, str], path: Path) -> str:

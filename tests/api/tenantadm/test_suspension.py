@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from aiohttp.test_utils import TestClient
+
 from menderlite.app import CONTEXT, create_app
 from tests.api.tenantadm.helpers import INTERNAL, TenantAccount, device_in_tenant
 
 USERS = "/api/management/v1/useradm/users"
 NEXT = "/api/devices/v1/deployments/device/deployments/next?device_type=x&artifact_name=y"
+
+
+@pytest.fixture(autouse=True)
+def no_background_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server polls for suspensions made elsewhere right at start and then every few seconds; these
+    tests call `sync_suspensions` themselves, so the poll after the first waits for an hour."""
+    import menderlite.tenantadm
+
+    monkeypatch.setattr(menderlite.tenantadm, "SUSPENSION_POLL_SECONDS", 3600.0)
 
 
 async def login_response(client: TestClient, tenant: TenantAccount) -> tuple[int, str]:
