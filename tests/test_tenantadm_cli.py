@@ -125,3 +125,10 @@ def test_as_a_process_with_the_password_on_stdin(tmp_path: Path, config_file: Pa
     result = subprocess.run(command, input="piped-password\n", capture_output=True, text=True, timeout=60, env=server_environment())
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip()) == 24
+
+
+def test_every_tenant_command_has_help() -> None:
+    from tests.test_config import COMMANDS
+
+    expected = {("tenant",), *((("tenant", action)) for action in ("create", "list", "show", "suspend", "activate"))}
+    assert expected <= set(COMMANDS)  # test_config runs `--help` on each of them
