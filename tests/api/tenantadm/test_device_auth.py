@@ -51,7 +51,7 @@ async def test_refused_tenant_tokens(client: TestClient, tenant_a: TenantAccount
         "forged with another key": jwt.encode(claims, foreign, algorithm="RS256"),
         "expired": jwt.encode({**claims, "iat": now - 100, "exp": now - 10}, keys.private_key, algorithm="RS256"),
         "unknown tenant": jwt.encode({**claims, "sub": "f" * 24, "mender.tenant": "f" * 24}, keys.private_key, algorithm="RS256"),
-        "HS256": jwt.encode(claims, "secret-not-the-key", algorithm="HS256"),
+        "HS256": jwt.encode(claims, "a-shared-secret-that-is-not-the-rsa-key", algorithm="HS256"),
     }
     for what, token in tokens.items():
         result = await device_with_token(token).authenticate(client)
