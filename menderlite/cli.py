@@ -165,9 +165,10 @@ CommandRegistrar = Callable[[Any], None]
 
 def _service_commands() -> list[CommandRegistrar]:
     """Each service may add its own commands (e.g. `user ...`); they register through this list."""
+    from menderlite.tenantadm import cli as tenantadm_cli
     from menderlite.useradm import cli as useradm_cli
 
-    registrars: list[CommandRegistrar] = [useradm_cli.register]
+    registrars: list[CommandRegistrar] = [useradm_cli.register, tenantadm_cli.register]
     return registrars
 
 

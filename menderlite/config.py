@@ -129,6 +129,13 @@ class DeploymentsSettings:
 @dataclass(frozen=True)
 class TenantadmSettings:
     default_plan: str = field(default="enterprise", metadata=_help("plan of the default tenant: os, professional, enterprise"))
+    signup: bool = field(
+        default=False,
+        metadata=_help("anyone may create a tenant account (POST .../tenantadm/tenants); off: only admins of the default tenant"),
+    )
+    tenant_token_expiration_seconds: int = field(
+        default=315360000, metadata=_help("lifetime of tenant tokens (devices' TenantToken); default ten years")
+    )
 
 
 @dataclass(frozen=True)
@@ -323,6 +330,7 @@ def validate(settings: Settings) -> None:
         "deployments.device_link_expiration_seconds": settings.deployments.device_link_expiration_seconds,
         "deployments.max_artifact_bytes": settings.deployments.max_artifact_bytes,
         "smtp.port": settings.smtp.port,
+        "tenantadm.tenant_token_expiration_seconds": settings.tenantadm.tenant_token_expiration_seconds,
     }
     for name, value in positive.items():
         if value <= 0:

@@ -209,13 +209,16 @@ class DevauthService:
     async def submit_auth_request(self, body: bytes, signature: str | None) -> str:
         """Handle `POST /auth_requests`: the device's JWT, or ApiError (401 while not accepted).
 
-        Single-tenant: `tenant_token` is ignored and every device belongs to the default tenant.
+        A device with a `tenant_token` joins that tenant (tenantadm verifies the token: 401 when it is bad
+        or the tenant is suspended); one without joins the default tenant.
         """
         request = self.parse_auth_request(body, signature)
-        tenant_id = ""
         issued_at = int(self.clock())
         expires_at = issued_at + self.settings.jwt_expiration_seconds
         async with self.ctx.db.write() as session:
+            # Checked while holding the write path: a suspension committed before is seen; one committed
+            # after revokes the token this request stores.
+            tenant_id = await self.ctx.tenantadm.tenant_of_auth_request(request.tenant_token)
             admission = await self._readmit(session, tenant_id, request, expires_at)
             if admission is None:
                 admission = await self._admit(session, tenant_id, request)

@@ -1,7 +1,8 @@
 """The useradm service layer: users, their tokens, roles, settings, 2FA and password reset. No aiohttp here.
 
 Other services use: `verify_request` (the management guard), `deployment_group_restriction`, `user_count`,
-`create_user`, `create_tenant`, `revoke_tokens`.
+`create_user`, `create_tenant`, `revoke_tokens`, `find_users`, `list_users`, `update_user`, `delete_user`.
+Login asks tenantadm for the account's status and plan (`account_of`).
 """
 
 from __future__ import annotations
@@ -115,11 +116,18 @@ class UseradmService:
         if not await self.passwords.check(password, user.password_hash):
             raise unauthorized()
         step = self._second_factor_step(user, token2fa)
-        plan = await self.ctx.tenantadm.plan_of(user.tenant_id)
         now = utcnow()
         expires = now + timedelta(seconds=self.config.jwt_expiration_seconds)
         jti = new_id()
         async with self.ctx.db.write() as session:
+            # Read while holding the write path: a suspension committed before this point is seen, and one
+            # committed after it revokes the token stored below.
+            account = await self.ctx.tenantadm.account_of(user.tenant_id)
+            if account.status == "suspended":
+                raise ApiError(401, "tenant account suspended")
+            if account.status != "active":  # an account that is not activated yet
+                raise unauthorized()
+            plan = account.plan
             current_hash = await session.scalar(
                 select(User.password_hash).where(User.id == user.id, User.tenant_id == user.tenant_id)
             )
@@ -313,8 +321,12 @@ class UseradmService:
         *,
         password_hash: str | None = None,
         roles: Sequence[str] = (),
+        user_id: str | None = None,
     ) -> UserInfo:
-        """Create a user (422 when the email is taken); give either a password or a bcrypt hash."""
+        """Create a user (422 when the email is taken); give either a password or a bcrypt hash.
+
+        `user_id` imposes the id (tenantadm's internal `POST /users`; 422 when taken); by default it is
+        derived from the email."""
         email = email_field({"email": email})
         if password_hash is not None:
             if not is_bcrypt_hash(password_hash):
@@ -328,10 +340,14 @@ class UseradmService:
             await self._check_roles_exist(session, tenant_id, roles)
             if await session.scalar(select(User.id).where(User.email == email)) is not None:
                 raise ApiError(422, "user with a given email already exists")
-            user_id = user_id_for(email)
-            # Ids are global keys; a user who changed their email still holds the id derived from the old one.
-            if await session.scalar(select(User.id).where(User.id == user_id)) is not None:
-                user_id = new_id()
+            if user_id is not None:
+                if await session.scalar(select(User.id).where(User.id == user_id)) is not None:
+                    raise ApiError(422, "user with a given id already exists")
+            else:
+                user_id = user_id_for(email)
+                # Ids are global keys; a user who changed their email still holds the id derived from the old one.
+                if await session.scalar(select(User.id).where(User.id == user_id)) is not None:
+                    user_id = new_id()
             user = User(
                 id=user_id, tenant_id=tenant_id, email=email, password_hash=hashed,
                 created_ts=now, updated_ts=now, settings={},
@@ -359,6 +375,34 @@ class UseradmService:
             ).all()
             roles = await self._roles_by_user(session, tenant_id)
         return [UserInfo.of(user, roles.get(user.id, ())) for user in users]
+
+    async def find_users(
+        self,
+        *,
+        tenant_id: str | None = None,
+        email: str | None = None,
+        email_contains: str | None = None,
+        user_id: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[UserInfo]:
+        """Users of every tenant matching all the given filters (email exact after normalisation, or a part
+        of it), oldest first; roles are not loaded. For tenantadm's internal user list and tenant search."""
+        statement = select(User)
+        if tenant_id is not None:
+            statement = statement.where(User.tenant_id == tenant_id)
+        if email is not None:
+            statement = statement.where(User.email == normalize_email(email))
+        if email_contains is not None:
+            statement = statement.where(User.email.contains(email_contains.strip().lower(), autoescape=True))
+        if user_id is not None:
+            statement = statement.where(User.id == user_id)
+        statement = statement.order_by(User.created_ts, User.id).offset(offset)
+        if limit is not None:
+            statement = statement.limit(limit)
+        async with self.ctx.db.read() as session:
+            users = (await session.scalars(statement)).all()
+        return [UserInfo.of(user, ()) for user in users]
 
     async def list_all_users(self) -> list[UserInfo]:
         """Every user of every tenant (for the `menderlite user list` command)."""

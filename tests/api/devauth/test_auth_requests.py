@@ -280,11 +280,14 @@ async def test_wrong_content_type_and_oversized_body(client: TestClient) -> None
     assert (await response.json())["error"] == "request body too large"
 
 
-async def test_auth_request_needs_no_token_and_ignores_the_tenant_token(client: TestClient, management: Management) -> None:
+async def test_auth_request_needs_no_token_and_refuses_a_bad_tenant_token(client: TestClient, management: Management) -> None:
     device = SimulatedDevice.create()
-    device.tenant_token = "some-tenant-token"
+    device.tenant_token = "some-tenant-token"  # not a tenant token tenantadm issued (tests/api/tenantadm)
     result = await device.authenticate(client)
-    assert result.status == 401
+    assert result.status == 401 and result.json()["error"] == "tenant_token is invalid"
+    assert await management.devices() == []
+    device.tenant_token = ""  # without one: the default tenant
+    assert (await device.authenticate(client)).status == 401
     assert (await management.find(device))["status"] == "pending"
 
 
