@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,6 +18,7 @@ def setup(app: web.Application, ctx: Context) -> None:
     app[SERVICE] = ctx.workflows
     app.router.add_routes(routes_api.routes)
     app.cleanup_ctx.append(_runner(ctx.workflows))
+    app.on_shutdown.append(_begin_stop(ctx.workflows))
 
 
 def _runner(workflows: WorkflowsService) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -27,3 +28,10 @@ def _runner(workflows: WorkflowsService) -> Callable[[web.Application], AsyncIte
         await workflows.runner.stop()
 
     return runner
+
+
+def _begin_stop(workflows: WorkflowsService) -> Callable[[web.Application], Awaitable[None]]:
+    async def begin_stop(app: web.Application) -> None:
+        workflows.runner.begin_stop()
+
+    return begin_stop

@@ -49,10 +49,16 @@ class JobRunner:
             log.info("resuming %d workflow job(s) interrupted by the last shutdown", resumed)
         self._loop_task = asyncio.create_task(self._loop(), name="workflow-runner")
 
-    async def stop(self) -> None:
-        """Stop taking jobs, give running ones a bounded time, cancel the rest (they stay `processing`)."""
+    def begin_stop(self) -> None:
+        """The server is shutting down: take no new jobs, and record no task failure from now on (the
+        server's own API may already be gone); such a job stays `processing` and runs again after the
+        next start."""
         self._stopping = True
         self._wakeup.set()
+
+    async def stop(self) -> None:
+        """Stop taking jobs, give running ones a bounded time, cancel the rest (they stay `processing`)."""
+        self.begin_stop()
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
@@ -80,6 +86,10 @@ class JobRunner:
     # --- the queue -------------------------------------------------------------------------------------
 
     async def _requeue_interrupted(self) -> int:
+        async with self.ctx.db.read() as session:
+            interrupted = await session.scalar(select(WorkflowJob.id).where(WorkflowJob.status == PROCESSING).limit(1))
+        if interrupted is None:
+            return 0  # the usual start: no write
         async with self.ctx.db.write() as session:
             result = await session.execute(
                 update(WorkflowJob).where(WorkflowJob.status == PROCESSING).values(status=PENDING)
@@ -111,6 +121,9 @@ class JobRunner:
         """Mark up to `count` of the oldest pending jobs `processing` and return their ids."""
         if count <= 0 or self._stopping:
             return []
+        async with self.ctx.db.read() as session:
+            if await session.scalar(select(WorkflowJob.id).where(WorkflowJob.status == PENDING).limit(1)) is None:
+                return []  # an idle server writes nothing
         async with self.ctx.db.write() as session:
             ids = list(
                 await session.scalars(
@@ -153,8 +166,13 @@ class JobRunner:
         scope = Scope(inputs={parameter["name"]: parameter["value"] for parameter in job.input_parameters})
         for done_task, result in zip(workflow.tasks, results):
             scope.outputs[done_task.name] = tasks.output_of(result)
-        for task in workflow.tasks[len(results) :]:
+        remaining = workflow.tasks[len(results) :]
+        if not remaining:
+            await self._save(job_id, None, DONE)
+        for position, task in enumerate(remaining, start=1):
             result = await self._attempts(task, scope)
+            if not result["success"] and self._stopping:
+                return  # left `processing`: the task runs again after the next start
             results.append(result)
             scope.outputs[task.name] = tasks.output_of(result)
             if not result["success"]:
@@ -164,8 +182,7 @@ class JobRunner:
                     job_id, workflow.name, task.name, task.retries + 1, _why(result),
                 )
                 return
-            await self._save(job_id, results, PROCESSING)
-        await self._save(job_id, None, DONE)
+            await self._save(job_id, results, DONE if position == len(remaining) else PROCESSING)
         log.info("workflow job %s (%s) done", job_id, workflow.name)
 
     async def _attempts(self, task: Task, scope: Scope) -> dict[str, Any]:
@@ -174,7 +191,7 @@ class JobRunner:
             if attempt:
                 await asyncio.sleep(self.settings.retry_delay_seconds)
             result = await self._attempt(task, scope)
-            if result["success"]:
+            if result["success"] or self._stopping:
                 break
         return result
 
