@@ -7,7 +7,6 @@ returns a result with `success: false`, and `error` says why when the task's own
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import smtplib
@@ -25,7 +24,6 @@ from menderlite.useradm import mail
 from menderlite.workflows.definitions import CliTask, HttpTask, SmtpTask, Task
 from menderlite.workflows.templating import Scope
 
-log = logging.getLogger(__name__)
 
 MAX_CAPTURE_BYTES = 1024 * 1024  # of a response body, a command's output or a file body: the rest is dropped
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
@@ -87,8 +85,7 @@ async def run_http(task: Task, scope: Scope, session: aiohttp.ClientSession, *, 
     if content_type and not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = content_type
     request.update(body=body, headers=redacted(headers))
-    target = URL(uri) if "://" in uri else None
-    if target is None or target.scheme not in ("http", "https") or not target.host:
+    if not _is_http_url(uri):
         return failed(f"invalid uri: {uri!r} (expected an http:// or https:// URL)")
     connect = http.connection_timeout_ms / 1000 or DEFAULT_CONNECT_TIMEOUT_S
     total = http.read_timeout_ms / 1000 or DEFAULT_HTTP_TIMEOUT_S
@@ -108,6 +105,14 @@ async def run_http(task: Task, scope: Scope, session: aiohttp.ClientSession, *, 
         return failed(f"request failed: {exc}" if str(exc) else f"request failed: {type(exc).__name__}")
     success = status in http.status_codes if http.status_codes else status < 400
     return _result(task, success, httpRequest=request, httpResponse={"statusCode": status, "body": text})
+
+
+def _is_http_url(uri: str) -> bool:
+    try:
+        target = URL(uri)
+    except (ValueError, TypeError):
+        return False
+    return target.absolute and target.scheme in ("http", "https") and bool(target.host)
 
 
 async def _http_body(http: HttpTask, scope: Scope) -> tuple[str, str]:
