@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.api.useradm.test_password_reset import SmtpServer
+from tests.api.workflows.mailbox import Mailbox
 from tests.api.workflows.conftest import AppFactory, definition, run_job
 
 MAIL = {
@@ -26,18 +26,18 @@ MAIL = {
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+def smtp_server() -> Iterator[Mailbox]:
+    server = Mailbox()
     server.controller.start()
     yield server
     server.controller.stop()
 
 
-async def test_a_mail_is_sent_to_every_recipient(app_with: AppFactory, smtp_server: SmtpServer) -> None:
+async def test_a_mail_is_sent_to_every_recipient(app_with: AppFactory, smtp_server: Mailbox) -> None:
     client = await app_with(smtp={"host": "127.0.0.1", "port": smtp_server.port})
     document = await run_job(client, definition("mail", [MAIL], inputs=["email", "device_id"]), {"email": "ann@example.com", "device_id": "d-1"})
     assert document["status"] == "done", document
-    [(recipients, message)] = smtp_server.inbox.messages
+    [(recipients, message)] = smtp_server.messages
     assert sorted(recipients) == ["ann@example.com", "cc@example.com", "hidden@example.com"]
     assert message["From"] == "ops@menderlite.test"
     assert message["To"] == "ann@example.com"
@@ -60,9 +60,9 @@ async def test_without_an_smtp_host_the_task_fails_clearly(client: TestClient) -
     assert result["smtp"]["error"] == result["error"]
 
 
-async def test_a_header_injection_attempt_fails_the_task(app_with: AppFactory, smtp_server: SmtpServer) -> None:
+async def test_a_header_injection_attempt_fails_the_task(app_with: AppFactory, smtp_server: Mailbox) -> None:
     client = await app_with(smtp={"host": "127.0.0.1", "port": smtp_server.port})
     inputs = {"email": "ann@example.com", "device_id": "d-1\r\nBcc: victim@example.com"}
     document = await run_job(client, definition("mail", [MAIL], inputs=["email", "device_id"]), inputs)
     assert document["status"] == "failed"
-    assert smtp_server.inbox.messages == []
+    assert smtp_server.messages == []
