@@ -86,3 +86,33 @@ def test_bad_start_bodies(body: object) -> None:
 def test_missing_inputs_keep_the_definition_order() -> None:
     assert missing_inputs(("b", "a", "c"), [{"name": "a", "value": ""}]) == ["b", "c"]
     assert missing_inputs((), []) == []
+
+
+@pytest.mark.parametrize(
+    "text, rendered",
+    [
+        ('{"id": "{{.device_id}}", "again": "{{ .device_id }}"}', '{"id": "d-1", "again": "d-1"}'),
+        ("[{{.empty}}]", "[]"),
+        ("no actions", "no actions"),
+        ("{{.unknown}} {{.device_id}}", "{{.unknown}} {{.device_id}}"),  # a failing template: unchanged
+        ("{{if .device_id}}x{{end}}", "{{if .device_id}}x{{end}}"),
+        ("{{ .device_id", "{{ .device_id"),
+    ],
+)
+def test_go_template_actions_naming_inputs(text: str, rendered: str) -> None:
+    assert scope().render_actions(text) == rendered
+
+
+def test_a_later_output_of_the_same_task_name_replaces_the_earlier() -> None:
+    current = scope()
+    assert current.expand("${login.json.auth.token}") == "t-1"
+    current.set_output("login", '{"auth": {"token": "t-2"}}')
+    assert current.expand("${login.json.auth.token}") == "t-2"
+
+
+@pytest.mark.parametrize("text", ["${workflow.input.device_id" * 50000, "${" * 100000, "{{" * 100000, "{{.device_id}}" * 50000])
+def test_hostile_texts_take_linear_time(text: str) -> None:
+    # A quadratic scan of these would take minutes; each is one pass here (no timing: the suite's own
+    # bound is the check).
+    current = scope()
+    assert len(current.render_actions(current.expand(text))) >= len(text) // 5

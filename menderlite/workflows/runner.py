@@ -165,7 +165,7 @@ class JobRunner:
         results: list[dict[str, Any]] = list(job.results)
         scope = Scope(inputs={parameter["name"]: parameter["value"] for parameter in job.input_parameters})
         for done_task, result in zip(workflow.tasks, results):
-            scope.outputs[done_task.name] = tasks.output_of(result)
+            scope.set_output(done_task.name, tasks.output_of(result))
         remaining = workflow.tasks[len(results) :]
         if not remaining:
             await self._save(job_id, None, DONE)
@@ -174,7 +174,7 @@ class JobRunner:
             if not result["success"] and self._stopping:
                 return  # left `processing`: the task runs again after the next start
             results.append(result)
-            scope.outputs[task.name] = tasks.output_of(result)
+            scope.set_output(task.name, tasks.output_of(result))
             if not result["success"]:
                 await self._save(job_id, results, FAILED)
                 log.warning(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, utcnow
 from menderlite.timeutil import rfc3339
@@ -90,7 +91,7 @@ class WorkflowsService:
         return list(latest.values())
 
     @staticmethod
-    async def _latest_version(session: Any, name: str) -> int | None:
+    async def _latest_version(session: AsyncSession, name: str) -> int | None:
         return await session.scalar(
             select(WorkflowDefinition.version)
             .where(WorkflowDefinition.tenant_id == TENANT, WorkflowDefinition.name == name)

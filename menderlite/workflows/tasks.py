@@ -120,11 +120,11 @@ async def _http_body(http: HttpTask, scope: Scope) -> tuple[str, str]:
     if http.reads_file:
         # Only the definition's own text names the file; inputs never can (they are expanded after reading).
         raw = await asyncio.to_thread(_read_file_capped, Path(http.body[1:]))
-        return scope.expand(raw.decode("utf-8", errors="replace")), http.content_type
+        return scope.render_actions(scope.expand(raw.decode("utf-8", errors="replace"))), http.content_type
     if http.form_data:
-        form = {name: scope.expand(value) for name, value in http.form_data.items()}
+        form = {name: scope.render_actions(scope.expand(value)) for name, value in http.form_data.items()}
         return urlencode(form), http.content_type or "application/x-www-form-urlencoded"
-    return scope.expand(http.body), http.content_type
+    return scope.render_actions(scope.expand(http.body)), http.content_type
 
 
 def _read_file_capped(path: Path) -> bytes:
