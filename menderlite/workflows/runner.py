@@ -170,6 +170,8 @@ class JobRunner:
         if not remaining:
             await self._save(job_id, None, DONE)
         for position, task in enumerate(remaining, start=1):
+            if self._stopping:
+                return  # no new task during shutdown: the job goes on after the next start
             result = await self._attempts(task, scope)
             if not result["success"] and self._stopping:
                 return  # left `processing`: the task runs again after the next start
