@@ -35,7 +35,7 @@ class WorkflowJob(Base):
     __tablename__ = "workflow_jobs"
     __table_args__ = (
         # The runner's queue: the oldest pending jobs first; start-up finds jobs left processing.
-        Index("ix_workflow_jobs_status_insert_time", "status", "insert_time"),
+        Index("ix_workflow_jobs_queue", "status", "insert_time", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from menderlite.workflows import tasks
 from menderlite.workflows.definitions import Task, parse_definition
@@ -27,6 +27,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOOP_ERROR_PAUSE_S = 1.0
+
+
+def any_job_with_status(status: str) -> Select[tuple[str]]:
+    return select(WorkflowJob.id).where(WorkflowJob.status == status).limit(1)
+
+
+def oldest_pending_jobs(count: int) -> Select[tuple[str]]:
+    """The queue, in the order jobs were started (the index holds it: no sort)."""
+    return (
+        select(WorkflowJob.id)
+        .where(WorkflowJob.status == PENDING)
+        .order_by(WorkflowJob.insert_time, WorkflowJob.id)
+        .limit(count)
+    )
 
 
 class JobRunner:
@@ -87,7 +101,7 @@ class JobRunner:
 
     async def _requeue_interrupted(self) -> int:
         async with self.ctx.db.read() as session:
-            interrupted = await session.scalar(select(WorkflowJob.id).where(WorkflowJob.status == PROCESSING).limit(1))
+            interrupted = await session.scalar(any_job_with_status(PROCESSING))
         if interrupted is None:
             return 0  # the usual start: no write
         async with self.ctx.db.write() as session:
@@ -122,17 +136,10 @@ class JobRunner:
         if count <= 0 or self._stopping:
             return []
         async with self.ctx.db.read() as session:
-            if await session.scalar(select(WorkflowJob.id).where(WorkflowJob.status == PENDING).limit(1)) is None:
+            if await session.scalar(any_job_with_status(PENDING)) is None:
                 return []  # an idle server writes nothing
         async with self.ctx.db.write() as session:
-            ids = list(
-                await session.scalars(
-                    select(WorkflowJob.id)
-                    .where(WorkflowJob.status == PENDING)
-                    .order_by(WorkflowJob.insert_time, WorkflowJob.id)
-                    .limit(count)
-                )
-            )
+            ids = list(await session.scalars(oldest_pending_jobs(count)))
             if ids:
                 await session.execute(update(WorkflowJob).where(WorkflowJob.id.in_(ids)).values(status=PROCESSING))
         return ids

@@ -12,9 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import after_commit, utcnow
 from menderlite.timeutil import rfc3339
@@ -34,6 +33,31 @@ _counter = itertools.count(secrets.randbelow(1 << 24))
 def new_job_id() -> str:
     """24 hex digits shaped like a Mongo ObjectId: seconds, 5 random bytes, a counter."""
     return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(5)}{next(_counter) & 0xFFFFFF:06x}"
+
+
+def latest_definition(name: str) -> Select[tuple[WorkflowDefinition]]:
+    return (
+        select(WorkflowDefinition)
+        .where(WorkflowDefinition.tenant_id == TENANT, WorkflowDefinition.name == name)
+        .order_by(WorkflowDefinition.version.desc())
+        .limit(1)
+    )
+
+
+def all_definitions() -> Select[tuple[str, dict[str, Any]]]:
+    """Every version of every definition by name, the highest version of each name last (the primary key's
+    order: no sort)."""
+    return (
+        select(WorkflowDefinition.name, WorkflowDefinition.definition)
+        .where(WorkflowDefinition.tenant_id == TENANT)
+        .order_by(WorkflowDefinition.name, WorkflowDefinition.version)
+    )
+
+
+def job_of_workflow(name: str, job_id: str) -> Select[tuple[WorkflowJob]]:
+    return select(WorkflowJob).where(
+        WorkflowJob.id == job_id, WorkflowJob.tenant_id == TENANT, WorkflowJob.workflow_name == name
+    )
 
 
 class WorkflowsService:
@@ -61,8 +85,8 @@ class WorkflowsService:
                 )
         try:
             async with self.ctx.db.write() as session:
-                latest = await self._latest_version(session, workflow.name)
-                if latest is not None and latest >= workflow.version:
+                latest = await session.scalar(latest_definition(workflow.name))
+                if latest is not None and latest.version >= workflow.version:
                     raise ApiError(409, "Workflow already exists")
                 session.add(
                     WorkflowDefinition(
@@ -80,24 +104,9 @@ class WorkflowsService:
     async def list_definitions(self) -> list[dict[str, Any]]:
         """GET /metadata/workflows: the highest version of each definition, by name."""
         async with self.ctx.db.read() as session:
-            rows = await session.execute(
-                select(WorkflowDefinition.name, WorkflowDefinition.definition)
-                .where(WorkflowDefinition.tenant_id == TENANT)
-                .order_by(WorkflowDefinition.name, WorkflowDefinition.version.desc())
-            )
-            latest: dict[str, dict[str, Any]] = {}
-            for name, definition in rows:
-                latest.setdefault(name, definition)
+            rows = await session.execute(all_definitions())
+            latest = {name: definition for name, definition in rows}  # the last version of a name stays
         return list(latest.values())
-
-    @staticmethod
-    async def _latest_version(session: AsyncSession, name: str) -> int | None:
-        return await session.scalar(
-            select(WorkflowDefinition.version)
-            .where(WorkflowDefinition.tenant_id == TENANT, WorkflowDefinition.name == name)
-            .order_by(WorkflowDefinition.version.desc())
-            .limit(1)
-        )
 
     # --- jobs ------------------------------------------------------------------------------------------
 
@@ -113,12 +122,7 @@ class WorkflowsService:
             raise ApiError(400, f"Unable to parse the input parameters: {exc}") from None
         job_id = new_job_id()
         async with self.ctx.db.write() as session:
-            row = await session.scalar(
-                select(WorkflowDefinition)
-                .where(WorkflowDefinition.tenant_id == TENANT, WorkflowDefinition.name == name)
-                .order_by(WorkflowDefinition.version.desc())
-                .limit(1)
-            )
+            row = await session.scalar(latest_definition(name))
             if row is None:
                 raise ApiError(404, "Workflow not found")
             missing = missing_inputs(parse_definition(row.definition).input_parameters, parameters)
@@ -142,11 +146,7 @@ class WorkflowsService:
     async def job_status(self, name: str, job_id: str) -> dict[str, Any]:
         """GET /workflow/{name}/{id}: the job document; 404 `not found` for another workflow's job too."""
         async with self.ctx.db.read() as session:
-            job = await session.scalar(
-                select(WorkflowJob).where(
-                    WorkflowJob.id == job_id, WorkflowJob.tenant_id == TENANT, WorkflowJob.workflow_name == name
-                )
-            )
+            job = await session.scalar(job_of_workflow(name, job_id))
         if job is None:
             raise ApiError(404, "not found")
         return {

@@ -42,12 +42,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_jobs'))
     )
     with op.batch_alter_table('workflow_jobs', schema=None) as batch_op:
-        batch_op.create_index('ix_workflow_jobs_status_insert_time', ['status', 'insert_time'], unique=False)
+        batch_op.create_index('ix_workflow_jobs_queue', ['status', 'insert_time', 'id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('workflow_jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_workflow_jobs_status_insert_time')
+        batch_op.drop_index('ix_workflow_jobs_queue')
 
     op.drop_table('workflow_jobs')
     op.drop_table('workflow_definitions')
