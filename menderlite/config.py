@@ -139,6 +139,19 @@ class TenantadmSettings:
 
 
 @dataclass(frozen=True)
+class WorkflowsSettings:
+    allow_cli: bool = field(
+        default=False,
+        metadata=_help("run cli tasks and @file http bodies of workflow definitions (runs commands on this server!)"),
+    )
+    concurrency: int = field(default=4, metadata=_help("workflow jobs run at the same time"))
+    retry_delay_seconds: float = field(default=1.0, metadata=_help("pause between two attempts of a failed task"))
+    stop_timeout_seconds: float = field(
+        default=5.0, metadata=_help("how long running jobs may finish at shutdown; the rest resume at the next start")
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -148,6 +161,7 @@ class Settings:
     devauth: DevauthSettings = field(default_factory=DevauthSettings)
     deployments: DeploymentsSettings = field(default_factory=DeploymentsSettings)
     tenantadm: TenantadmSettings = field(default_factory=TenantadmSettings)
+    workflows: WorkflowsSettings = field(default_factory=WorkflowsSettings)
 
     # Derived paths: everything defaults to a place under the data directory.
     @property
@@ -331,6 +345,7 @@ def validate(settings: Settings) -> None:
         "deployments.max_artifact_bytes": settings.deployments.max_artifact_bytes,
         "smtp.port": settings.smtp.port,
         "tenantadm.tenant_token_expiration_seconds": settings.tenantadm.tenant_token_expiration_seconds,
+        "workflows.concurrency": settings.workflows.concurrency,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -340,6 +355,8 @@ def validate(settings: Settings) -> None:
         "devauth.verify_cache_size": settings.devauth.verify_cache_size,
         "deployments.storage_limit_bytes": settings.deployments.storage_limit_bytes,
         "server.shutdown_timeout_seconds": settings.server.shutdown_timeout_seconds,
+        "workflows.retry_delay_seconds": settings.workflows.retry_delay_seconds,
+        "workflows.stop_timeout_seconds": settings.workflows.stop_timeout_seconds,
     }
     for name, value in non_negative.items():
         if value < 0:
