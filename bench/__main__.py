@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{sum(row.ok is True for row in rows)} goals met, {len(failed)} not met" + (f"; steps that crashed: {', '.join(crashed)}" if crashed else ""))
     write_json(args.json, {
         "mode": "quick" if args.quick else "full",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "machine": info,
         "table": [row.document() for row in rows],

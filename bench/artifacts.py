@@ -57,8 +57,7 @@ def management_token(server: ServerProcess) -> str:
 def make_artifact(directory: Path, size_mib: int) -> Path:
     payload = directory / "payload.bin"
     with open(payload, "wb") as handle:
-        for _ in range(size_mib):
-            handle.write(os.urandom(MIB))
+        handle.writelines(os.urandom(MIB) for _ in range(size_mib))
     output = directory / "bench.mender"
     write_single_file_artifact(
         output, name=f"bench-{uuid.uuid4().hex[:8]}", device_types=["bench-device"], file_path=payload,

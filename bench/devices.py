@@ -26,7 +26,14 @@ from typing import Any
 
 from bench.artifacts import management_token
 from bench.ceilings import BareServer, json_ceiling_requests
-from bench.common import Target, measure_interleaved, measure_replay, pin_server, print_table, raw_request
+from bench.common import (
+    Target,
+    measure_interleaved,
+    measure_replay,
+    pin_server,
+    print_table,
+    raw_request,
+)
 from bench.fleet import FleetDevice, admit_fleet
 from tests.support.devices import AUTH_PATH
 from tests.support.server import start_server

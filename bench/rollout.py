@@ -217,7 +217,7 @@ async def admit_fleet(http: aiohttp.ClientSession, user: dict[str, str], count: 
 
 
 def url_of(http: aiohttp.ClientSession) -> str:
-    return str(http._base_url)  # noqa: SLF001 - the session's own base URL
+    return str(http._base_url)
 
 
 async def roll_out(
@@ -275,7 +275,7 @@ async def check_in(http: aiohttp.ClientSession, device: BenchDevice, tally: Tall
                 return await response.json()
             if response.status != 204:
                 tally.error(f"next: {response.status} {await response.text()}")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         tally.error(f"next: {exc!r}")
     return None
 
@@ -295,7 +295,7 @@ async def install(http: aiohttp.ClientSession, device: BenchDevice, instructions
         for status in ("installing", "success"):
             if not await report_status(http, device, deployment_id, status, tally):
                 return False
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         tally.error(f"install: {exc!r}")
         return False
     device.artifact_name = instructions["artifact"]["artifact_name"]

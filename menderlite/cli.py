@@ -107,7 +107,6 @@ async def _run_server(settings: Settings, ssl_context: Any) -> None:
 
     from menderlite.app import create_app
     from menderlite.web.access_log import AccessLogger
-
     from menderlite.web.inflight import IN_FLIGHT
 
     app = create_app(settings)

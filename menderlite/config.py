@@ -12,9 +12,10 @@ import ipaddress
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "MENDERLITE_"
 ENV_CONFIG_FILE = "MENDERLITE_CONFIG"

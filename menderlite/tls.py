@@ -55,7 +55,7 @@ def _canonical(name: str) -> str:
 def create_self_signed(cert_path: Path, key_path: Path, names: list[str]) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0]), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "menderlite")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     public_key = key.public_key()
     cert = (
         x509.CertificateBuilder()

@@ -11,14 +11,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from menderlite import tokens
 from menderlite.app import CONTEXT, create_app
 from menderlite.config import Settings, load
 from menderlite.context import Context
 from menderlite.db import migrate
-from menderlite import tokens
 from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
-from tests.support.users import admin_headers
 from tests.support.devices import SimulatedDevice, admit
+from tests.support.users import admin_headers
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from menderlite.artifact import OperationCancelled, load_verify_keys, read_artifact
-from menderlite.artifact.writer import PayloadSource, write_module_artifact, write_single_file_artifact
+from menderlite.artifact.writer import (
+    PayloadSource,
+    write_module_artifact,
+    write_single_file_artifact,
+)
 from tests.support.artifacts import ArtifactMaker, artifact_maker, run_mender_artifact  # noqa: F401
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from menderlite.deployments.inputs import ListQuery
 from menderlite.deployments.selection import device_state_statement, listed_statement
 from menderlite.deployments.service import DeploymentsService
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_listing_pages_walk_an_index(database: sqlite3.Connection, status: str |
     assert "SEARCH deployments USING" in count and "SCAN deployments" not in count, count
 
 
-MONTH_AGO = datetime(2025, 12, 1, tzinfo=timezone.utc)
+MONTH_AGO = datetime(2025, 12, 1, tzinfo=UTC)
 COMBINED = [
     ListQuery(status="inprogress", search="release", created_after=MONTH_AGO, created_before=NOW),
     ListQuery(status="finished", created_after=MONTH_AGO),

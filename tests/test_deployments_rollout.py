@@ -4,7 +4,7 @@ group restrictions of saved filters, and request validation."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -34,7 +34,7 @@ from menderlite.deployments.rollout import (
 )
 from menderlite.web.errors import ApiError
 
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def stats(**nonzero: int) -> dict[str, int]:
@@ -202,7 +202,7 @@ def test_new_deployment_values() -> None:
          "phases": [{"batch_size": 10}, {"start_ts": "2030-01-01T00:00:00+02:00"}]},
         "devices",
     )
-    assert spec.phases[0].start_ts is None and spec.phases[1].start_ts == datetime(2029, 12, 31, 22, tzinfo=timezone.utc)
+    assert spec.phases[0].start_ts is None and spec.phases[1].start_ts == datetime(2029, 12, 31, 22, tzinfo=UTC)
     group = parse_new_deployment({"name": "n", "artifact_name": "a", "devices": "ignored"}, "group")
     assert group.devices == ()
     dynamic = parse_new_deployment({"name": "n", "artifact_name": "a", "filter_id": "f", "max_devices": 5}, "filter")
@@ -214,8 +214,8 @@ def test_new_deployment_values() -> None:
 def test_list_query_values() -> None:
     query = parse_list_query({"status": "aborted", "search": "x", "created_after": "0", "created_before": "60"})
     assert query.status == "finished" and query.search == "x"
-    assert query.created_after == datetime(1970, 1, 1, tzinfo=timezone.utc)
-    assert query.created_before == datetime(1970, 1, 1, 0, 1, tzinfo=timezone.utc)
+    assert query.created_after == datetime(1970, 1, 1, tzinfo=UTC)
+    assert query.created_before == datetime(1970, 1, 1, 0, 1, tzinfo=UTC)
     assert parse_list_query({}).status is None
 
 

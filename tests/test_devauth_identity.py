@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from menderlite.devauth.identity import IdentityError, identity_hash, normalise, parse_id_data
+from menderlite.devauth.identity import (
+    IdentityError,
+    identity_hash,
+    normalise,
+    parse_id_data,
+)
 
 
 def norm(text: str) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from menderlite.useradm.grants import Grant, GrantCache
-from menderlite.useradm.rbac import BUILTIN_ROLES, FULL_ACCESS, InvalidRole, Policy, RoleDefinition, parse_permissions
+from menderlite.useradm.rbac import (
+    BUILTIN_ROLES,
+    FULL_ACCESS,
+    InvalidRole,
+    Policy,
+    RoleDefinition,
+    parse_permissions,
+)
 from menderlite.web import Identity
 
 ARTIFACTS = "/api/management/v1/deployments/artifacts"

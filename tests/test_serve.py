@@ -9,15 +9,20 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from tests.support.server import ServerProcess, free_port, start_server, start_tls_server
+from tests.support.server import (
+    ServerProcess,
+    free_port,
+    start_server,
+    start_tls_server,
+)
 
 
 def test_serve_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from menderlite.tenantadm import inputs
-from menderlite.tenantadm.service import PLAN_DEVICE_LIMITS, TenantadmService, new_tenant_id
+from menderlite.tenantadm.service import (
+    PLAN_DEVICE_LIMITS,
+    TenantadmService,
+    new_tenant_id,
+)
 from menderlite.web.errors import ApiError
 
 

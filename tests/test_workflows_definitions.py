@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from menderlite.workflows.definitions import CliTask, DefinitionError, HttpTask, SmtpTask, parse_definition
+from menderlite.workflows.definitions import (
+    CliTask,
+    DefinitionError,
+    HttpTask,
+    SmtpTask,
+    parse_definition,
+)
 
 # The 2020 built-in `decommission_device` (workflows 1.2.0, worker/decommission_device.json), abridged.
 DECOMMISSION: dict[str, Any] = {

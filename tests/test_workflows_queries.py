@@ -14,7 +14,11 @@ from sqlalchemy.sql import Select
 from menderlite.db import migrate
 from menderlite.workflows.models import PENDING, PROCESSING
 from menderlite.workflows.runner import any_job_with_status, oldest_pending_jobs
-from menderlite.workflows.service import all_definitions, job_of_workflow, latest_definition
+from menderlite.workflows.service import (
+    all_definitions,
+    job_of_workflow,
+    latest_definition,
+)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -413,7 +413,7 @@ class _ArtifactReader:
             self._verify(path, checksum, self.manifest)
         else:
             self._verify_v1(index, member.name, checksum)
-        date = datetime.fromtimestamp(member.mtime, timezone.utc)
+        date = datetime.fromtimestamp(member.mtime, UTC)
         return PayloadFile(name=member.name, size=member.size, checksum=checksum, date=date)
 
     def _verify_v1(self, index: int, name: str, checksum: str) -> None:

@@ -123,9 +123,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries; its snapshot is consistent for the duration of the block."""
-        async with self._read_sessions() as session:
-            async with session.begin():
-                yield session
+        async with self._read_sessions() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -134,11 +133,10 @@ class Database:
         Callbacks registered with `after_commit(session, fn)` run once the commit succeeded (cache
         invalidation, notifications); they are dropped on rollback.
         """
-        async with self._write_lock:
-            async with self._write_sessions() as session:
-                async with session.begin():
-                    yield session
-                callbacks = session.info.pop(AFTER_COMMIT, [])
+        async with self._write_lock, self._write_sessions() as session:
+            async with session.begin():
+                yield session
+            callbacks = session.info.pop(AFTER_COMMIT, [])
         for callback in callbacks:
             try:
                 result = callback()

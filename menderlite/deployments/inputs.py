@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from menderlite.deployments.rollout import REPORTABLE_STATUSES, parse_log_timestamp
@@ -209,7 +209,7 @@ def _timestamp_param(query: Mapping[str, str], name: str) -> datetime | None:
     if raw is None or raw == "":
         return None
     try:
-        return datetime.fromtimestamp(int(raw), tz=timezone.utc)
+        return datetime.fromtimestamp(int(raw), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise ApiError(400, f"timestamp parsing failed for {name} parameter: invalid timestamp: {raw}") from None
 

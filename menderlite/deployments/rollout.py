@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from menderlite.deployments.artifacts import ArtifactRecord
@@ -209,7 +209,7 @@ def parse_log_timestamp(text: str) -> tuple[datetime, str]:
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     date, clock, fraction, zulu, sign, hours, minutes = match.groups()
-    moment = datetime.fromisoformat(f"{date}T{clock}").replace(tzinfo=timezone.utc)
+    moment = datetime.fromisoformat(f"{date}T{clock}").replace(tzinfo=UTC)
     if not zulu:
         offset = timedelta(hours=int(hours), minutes=int(minutes))
         try:

@@ -6,7 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.db import utcnow
-from menderlite.deployments.artifacts import ARTIFACT_CONTENT_TYPE, DOWNLOAD_PATH, canonical_uuid
+from menderlite.deployments.artifacts import (
+    ARTIFACT_CONTENT_TYPE,
+    DOWNLOAD_PATH,
+    canonical_uuid,
+)
 from menderlite.deployments.routes_management import artifacts_service
 from menderlite.tokens import TokenError, TokenExpired
 from menderlite.web import ApiError, access

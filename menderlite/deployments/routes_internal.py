@@ -9,10 +9,21 @@ import re
 
 from aiohttp import web
 
-from menderlite.deployments.routes_management import ARTIFACT_LOCATION, artifacts_service, receive_artifact_upload
 from menderlite.deployments.inputs import parse_list_query
 from menderlite.deployments.routes_devices import deployments_service
-from menderlite.web import ApiError, health, json_response, paging_headers, parse_paging, read_json_object
+from menderlite.deployments.routes_management import (
+    ARTIFACT_LOCATION,
+    artifacts_service,
+    receive_artifact_upload,
+)
+from menderlite.web import (
+    ApiError,
+    health,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/deployments"

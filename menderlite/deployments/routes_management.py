@@ -12,12 +12,28 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from menderlite.deployments.appkeys import SERVICE
-from menderlite.deployments.artifacts import GenerateRequest, UploadMeta, canonical_uuid, safe_file_name
+from menderlite.deployments.artifacts import (
+    GenerateRequest,
+    UploadMeta,
+    canonical_uuid,
+    safe_file_name,
+)
 from menderlite.deployments.forms import file_chunks, optional_size, read_form
-from menderlite.deployments.inputs import parse_list_query, parse_new_deployment, require_uuid4
+from menderlite.deployments.inputs import (
+    parse_list_query,
+    parse_new_deployment,
+    require_uuid4,
+)
 from menderlite.deployments.routes_devices import deployments_service
 from menderlite.timeutil import rfc3339
-from menderlite.web import ApiError, identity_of, json_response, paging_headers, parse_paging, read_json_object
+from menderlite.web import (
+    ApiError,
+    identity_of,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json_object,
+)
 from menderlite.web.urls import base_url
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from menderlite.db import after_commit, new_id, utcnow
 from menderlite.deployments import models
 from menderlite.deployments.artifacts import ArtifactRecord, ArtifactsService
-from menderlite.deployments.inputs import ListQuery, NewDeployment, NextRequest
 from menderlite.deployments.batching import WriteCombiner
 from menderlite.deployments.checkin_cache import CheckInCache, OpenDeployment
+from menderlite.deployments.inputs import ListQuery, NewDeployment, NextRequest
 from menderlite.deployments.rollout import (
     ABORTED,
     ACTIVE_STATUSES,

@@ -10,7 +10,14 @@ from aiohttp import web
 
 from menderlite.devauth.appkeys import SERVICE
 from menderlite.tokens import bearer_token
-from menderlite.web import ApiError, health, json_response, paging_headers, parse_paging, read_json_object
+from menderlite.web import (
+    ApiError,
+    health,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/devauth"

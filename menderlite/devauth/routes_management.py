@@ -6,7 +6,13 @@ from aiohttp import web
 
 from menderlite.devauth.appkeys import SERVICE
 from menderlite.devauth.service import PREAUTH_DECODE
-from menderlite.web import identity_of, json_response, paging_headers, parse_paging, read_json_object
+from menderlite.web import (
+    identity_of,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/api/management/v2/devauth"

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import jwt as pyjwt
@@ -241,7 +241,7 @@ class DevauthService:
             return None
         if row.expires_at is None:
             return None  # no token row yet: `_admit` and `_store_token` create it
-        expiry = datetime.fromtimestamp(expires_at, timezone.utc)
+        expiry = datetime.fromtimestamp(expires_at, UTC)
         if row.expires_at < expiry:
             await session.execute(_EXTEND_TOKEN, {"tenant": tenant_id, "token_id": row.id, "new_expiry": expiry})
         return _Admission(device_id=row.device_id, auth_set_id=row.id)
@@ -290,7 +290,7 @@ class DevauthService:
     async def _store_token(
         self, session: AsyncSession, tenant_id: str, device_id: str, auth_set_id: str, expires_at: int
     ) -> None:
-        expiry = datetime.fromtimestamp(expires_at, timezone.utc)
+        expiry = datetime.fromtimestamp(expires_at, UTC)
         token = await session.get(Token, auth_set_id)
         if token is None:
             session.add(Token(id=auth_set_id, tenant_id=tenant_id, device_id=device_id, expires_at=expiry))

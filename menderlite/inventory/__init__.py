@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.context import Context
-from menderlite.inventory import routes_devices, routes_internal, routes_management, routes_search
+from menderlite.inventory import (
+    routes_devices,
+    routes_internal,
+    routes_management,
+    routes_search,
+)
 from menderlite.inventory.http import INVENTORY
 from menderlite.inventory.service import InventoryService
 

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
@@ -274,7 +274,7 @@ DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 def query_predicate(name: str, raw_value: str) -> Predicate:
     """A v1 list filter `name=value`: equality; a value that reads as a number also matches the number."""
     scope, attribute = split_scoped_name(name)
-    value = raw_value[3:] if raw_value.startswith("eq:") else raw_value
+    value = raw_value.removeprefix("eq:")
     number = float(value) if DECIMAL.fullmatch(value) else math.nan  # not Python's " 1_0" or "inf"
     if math.isfinite(number):
         return Predicate(scope, attribute, "$in", [value, number])
@@ -534,8 +534,8 @@ def _as_string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
-LATEST = datetime.max.replace(tzinfo=timezone.utc)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def _as_time(value: Any) -> datetime | None:

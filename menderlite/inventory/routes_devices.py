@@ -10,9 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.http import inventory
-from menderlite.web.json_body import read_json
 from menderlite.inventory.values import parse_attribute_list
 from menderlite.web import identity_of
+from menderlite.web.json_body import read_json
 
 routes = web.RouteTableDef()
 PATH = "/api/devices/v1/inventory/device/attributes"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from menderlite.inventory.http import inventory
-from menderlite.web.json_body import read_json_object
 from menderlite.inventory.models import MAX_NAME_LENGTH
 from menderlite.inventory.values import parse_attribute_list
 from menderlite.web import ApiError, health
+from menderlite.web.json_body import read_json_object
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/inventory"

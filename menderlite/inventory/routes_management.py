@@ -6,8 +6,8 @@ from aiohttp import web
 
 from menderlite.inventory.filters import parse_query_filters, parse_sort_query
 from menderlite.inventory.http import inventory, offset_of, page_headers
-from menderlite.web.json_body import read_json, read_json_object
 from menderlite.web import ApiError, identity_of, json_response, parse_paging
+from menderlite.web.json_body import read_json, read_json_object
 
 routes = web.RouteTableDef()
 PREFIX = "/api/management/v1/inventory"

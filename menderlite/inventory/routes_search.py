@@ -6,10 +6,9 @@ from aiohttp import web
 
 from menderlite.inventory.filters import parse_search_request
 from menderlite.inventory.http import inventory, offset_of, page_headers
-from menderlite.web.json_body import parse_json, read_json_object
 from menderlite.inventory.service import FILTER_NOT_FOUND
 from menderlite.web import ApiError, Page, identity_of, json_response, parse_paging
-from menderlite.web.json_body import read_raw_json_bytes
+from menderlite.web.json_body import parse_json, read_json_object, read_raw_json_bytes
 
 routes = web.RouteTableDef()
 PREFIX = "/api/management/v2/inventory"

@@ -12,7 +12,12 @@ from sqlalchemy import CTE, and_, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.db import new_id, utcnow
-from menderlite.events import DeviceAppeared, DeviceDecommissioned, DeviceStatusChanged, EventBus
+from menderlite.events import (
+    DeviceAppeared,
+    DeviceDecommissioned,
+    DeviceStatusChanged,
+    EventBus,
+)
 from menderlite.inventory.filters import (
     DEVICES,
     VALUES,

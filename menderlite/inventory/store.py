@@ -26,7 +26,14 @@ from menderlite.inventory.filters import (
     condition_for,
     stored_keys,
 )
-from menderlite.inventory.models import EMPTY_ARRAY, KIND_MULTI, KIND_NUMBER, KIND_STRING, SCALAR, AttributeKey
+from menderlite.inventory.models import (
+    EMPTY_ARRAY,
+    KIND_MULTI,
+    KIND_NUMBER,
+    KIND_STRING,
+    SCALAR,
+    AttributeKey,
+)
 from menderlite.inventory.query import (
     ESTIMATE_CAP,
     QueryPlan,

@@ -64,7 +64,12 @@ def register(commands: Any) -> None:
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(tenantadm_service)` against the configured database (migrated first)."""
-    from menderlite.cli import USAGE_ERROR, CommandError, apply_migrations, settings_from_args
+    from menderlite.cli import (
+        USAGE_ERROR,
+        CommandError,
+        apply_migrations,
+        settings_from_args,
+    )
 
     settings = settings_from_args(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -6,7 +6,13 @@ from aiohttp import web
 
 from menderlite.tenantadm.appkeys import service
 from menderlite.tokens import bearer_token
-from menderlite.web import health, json_response, paging_headers, parse_paging, read_json_object
+from menderlite.web import (
+    health,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json_object,
+)
 
 routes = web.RouteTableDef()
 PREFIX = "/api/internal/v1/tenantadm"

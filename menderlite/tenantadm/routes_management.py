@@ -18,7 +18,14 @@ from aiohttp import web
 from menderlite.tenantadm.appkeys import service
 from menderlite.tenantadm.inputs import ACTIVE, INACTIVE
 from menderlite.tokens import bearer_token
-from menderlite.web import ApiError, Identity, access, identity_of, json_response, read_json_object
+from menderlite.web import (
+    ApiError,
+    Identity,
+    access,
+    identity_of,
+    json_response,
+    read_json_object,
+)
 from menderlite.web.json_body import is_json_content_type
 
 routes = web.RouteTableDef()

@@ -6,7 +6,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from menderlite.useradm.routes_common import basic_credentials, optional_json_object, service
+from menderlite.useradm.routes_common import (
+    basic_credentials,
+    optional_json_object,
+    service,
+)
 from menderlite.web import access, identity_of, json_response, read_json_object
 from menderlite.web.errors import ApiError
 from menderlite.web.json_body import parse_json, read_raw_json_bytes

@@ -28,10 +28,20 @@ from menderlite.events import TenantCreated
 from menderlite.timeutil import rfc3339
 from menderlite.tokens import TokenError
 from menderlite.useradm import mail, rbac, totp
-from menderlite.useradm.fields import email_field, normalize_email, optional_bool, optional_string, string_list
+from menderlite.useradm.fields import (
+    email_field,
+    normalize_email,
+    optional_bool,
+    optional_string,
+    string_list,
+)
 from menderlite.useradm.grants import Grant, GrantCache
 from menderlite.useradm.models import PasswordReset, Role, Tenant, Token, User, UserRole
-from menderlite.useradm.passwords import PasswordHasher, is_bcrypt_hash, validate_password
+from menderlite.useradm.passwords import (
+    PasswordHasher,
+    is_bcrypt_hash,
+    validate_password,
+)
 from menderlite.web.errors import ApiError
 from menderlite.web.guards import Identity
 

@@ -7,8 +7,9 @@ stored definition always parses and a bad one is a 400, never a failure later in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 TASK_TYPES = ("http", "cli", "smtp")
 MAX_RETRIES = 255  # retries is a uint8 in workflows

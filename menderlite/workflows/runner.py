@@ -18,7 +18,14 @@ from sqlalchemy import Select, select, update
 
 from menderlite.workflows import tasks
 from menderlite.workflows.definitions import Task, parse_definition
-from menderlite.workflows.models import DONE, FAILED, PENDING, PROCESSING, WorkflowDefinition, WorkflowJob
+from menderlite.workflows.models import (
+    DONE,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    WorkflowDefinition,
+    WorkflowJob,
+)
 from menderlite.workflows.templating import Scope
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from menderlite.useradm import mail
 from menderlite.workflows.definitions import CliTask, HttpTask, SmtpTask, Task
 from menderlite.workflows.templating import Scope
 
-
 MAX_CAPTURE_BYTES = 1024 * 1024  # of a response body, a command's output or a file body: the rest is dropped
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_HTTP_TIMEOUT_S = 60.0
@@ -99,7 +98,7 @@ async def run_http(task: Task, scope: Scope, session: aiohttp.ClientSession, *, 
         ) as response:
             text = (await _read_capped(response.content)).decode("utf-8", errors="replace")
             status = response.status
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return failed(f"timed out (connect {connect:g} s, whole request {total:g} s)")
     except (aiohttp.ClientError, ValueError) as exc:
         return failed(f"request failed: {exc}" if str(exc) else f"request failed: {type(exc).__name__}")
@@ -177,7 +176,7 @@ async def run_cli(task: Task, scope: Scope, *, allow_local: bool) -> dict[str, A
         output, errors, code = await asyncio.wait_for(
             asyncio.gather(_read_capped(process.stdout), _read_capped(process.stderr), process.wait()), timeout
         )
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill(process)
         await process.wait()
         return failed(f"timed out after {timeout} s")

@@ -14,7 +14,6 @@ from alembic import op
 
 from menderlite.db.base import UTCDateTime
 
-
 revision: str = '0002'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None

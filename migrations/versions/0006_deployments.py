@@ -15,7 +15,6 @@ from alembic import op
 
 import menderlite.db.base
 
-
 revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None

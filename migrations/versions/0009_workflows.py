@@ -14,7 +14,6 @@ from alembic import op
 
 import menderlite.db.base
 
-
 revision: str = "0009"
 down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None

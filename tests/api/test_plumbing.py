@@ -14,7 +14,16 @@ from sqlalchemy import text
 
 from menderlite.app import CONTEXT, create_app
 from menderlite.config import Settings
-from menderlite.web import ApiError, Identity, access, identity_of, json_response, paging_headers, parse_paging, read_json
+from menderlite.web import (
+    ApiError,
+    Identity,
+    access,
+    identity_of,
+    json_response,
+    paging_headers,
+    parse_paging,
+    read_json,
+)
 from menderlite.web.guards import DEVICE_VERIFIER, USER_VERIFIER
 
 ITEMS = list(range(45))

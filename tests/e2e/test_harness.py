@@ -15,7 +15,11 @@ import pytest
 
 from tests.e2e.harness import diagnostics
 from tests.e2e.harness.api import HttpApi, ManagementApi
-from tests.e2e.harness.artifacts import MIN_DOWNLOAD_BYTES, ArtifactFactory, pseudo_random_bytes
+from tests.e2e.harness.artifacts import (
+    MIN_DOWNLOAD_BYTES,
+    ArtifactFactory,
+    pseudo_random_bytes,
+)
 from tests.e2e.harness.clients import REQUIRED_ENV, require_clients
 from tests.e2e.harness.device import MenderDevice
 from tests.e2e.harness.isolation import (
@@ -29,7 +33,14 @@ from tests.e2e.harness.isolation import (
     Mode,
     probe,
 )
-from tests.e2e.harness.recorder import AUTH_PATH, INVENTORY_PATH, NEXT_V2_PATH, RecordedRequest, RecordingServer, Reply
+from tests.e2e.harness.recorder import (
+    AUTH_PATH,
+    INVENTORY_PATH,
+    NEXT_V2_PATH,
+    RecordedRequest,
+    RecordingServer,
+    Reply,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ from menderlite.db import utcnow
 from menderlite.deployments.artifacts import DownloadFile
 from menderlite.timeutil import parse_rfc3339
 from tests.api.deployments.conftest import ARTIFACTS, upload_ok
-from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker
+from tests.support.users import admin_headers
 
 
 async def assert_json_error(response: aiohttp.ClientResponse, message: str) -> None:

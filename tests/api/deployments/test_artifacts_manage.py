@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
-from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload_form, upload_ok
-from tests.api.deployments.fleet import DEPLOYMENTS, admit_device, create_deployment, show
+from tests.api.deployments.conftest import (
+    ARTIFACTS,
+    stored_files,
+    upload_form,
+    upload_ok,
+)
+from tests.api.deployments.fleet import (
+    DEPLOYMENTS,
+    admit_device,
+    create_deployment,
+    show,
+)
 from tests.support.artifacts import ArtifactMaker
 
 INTERNAL = "/api/internal/v1/deployments"

@@ -12,9 +12,21 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from menderlite.timeutil import parse_rfc3339
-from tests.api.deployments.conftest import ARTIFACTS, stored_files, upload, upload_form, upload_ok
+from tests.api.deployments.conftest import (
+    ARTIFACTS,
+    stored_files,
+    upload,
+    upload_form,
+    upload_ok,
+)
+from tests.support.artifacts import (
+    ArtifactMaker,
+    make_v1_artifact,
+    mender_artifact_read,
+    with_bytes_flipped,
+    with_payload_changed,
+)
 from tests.support.users import admin_headers
-from tests.support.artifacts import ArtifactMaker, make_v1_artifact, mender_artifact_read, with_bytes_flipped, with_payload_changed
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

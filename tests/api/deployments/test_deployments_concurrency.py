@@ -4,7 +4,7 @@ lost, exact statistics, one device deployment per device."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
@@ -14,7 +14,14 @@ from menderlite.db import utcnow
 from menderlite.deployments import models
 from menderlite.timeutil import rfc3339
 from tests.api.deployments.conftest import upload_ok
-from tests.api.deployments.fleet import Device, admit_fleet, counts, create_deployment, show, statistics
+from tests.api.deployments.fleet import (
+    Device,
+    admit_fleet,
+    counts,
+    create_deployment,
+    show,
+    statistics,
+)
 from tests.support.artifacts import ArtifactMaker
 
 FLEET = 200
@@ -34,7 +41,7 @@ async def poll_concurrently(devices: list[Device], rounds: int = 2) -> dict[str,
 async def test_many_devices_at_once(client: TestClient, user_headers: dict[str, str], ctx: Context, maker: ArtifactMaker) -> None:
     await upload_ok(client, user_headers, maker.single_file("crowd-v2"))
     devices = await admit_fleet(client, FLEET)
-    later = rfc3339(datetime.now(timezone.utc) + timedelta(hours=1))
+    later = rfc3339(datetime.now(UTC) + timedelta(hours=1))
     deployment_id = await create_deployment(
         client, user_headers, "crowd-v2", [device.id for device in devices],
         phases=[{"batch_size": 25}, {"start_ts": later}], retries=1,

@@ -9,7 +9,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.api.deployments.conftest import upload_ok
-from tests.api.deployments.fleet import DEPLOYMENTS, DEPLOYMENTS_V2, DEVICE_DEPLOYMENTS, INTERNAL, NEXT, Device, admit_device
+from tests.api.deployments.fleet import (
+    DEPLOYMENTS,
+    DEPLOYMENTS_V2,
+    DEVICE_DEPLOYMENTS,
+    INTERNAL,
+    NEXT,
+    Device,
+    admit_device,
+)
 from tests.support.artifacts import ArtifactMaker
 
 UNKNOWN = str(uuid.uuid4())
@@ -161,7 +169,7 @@ async def test_plan_gating(client: TestClient, user_headers: dict[str, str], mak
         identity = await verify(token, method, path)
         return Identity(**{**{f: getattr(identity, f) for f in identity.__slots__}, "plan": plan["value"]})  # type: ignore[attr-defined]
 
-    monkeypatch.setitem(client.app._state, USER_VERIFIER, with_plan)  # noqa: SLF001 - the app is frozen
+    monkeypatch.setitem(client.app._state, USER_VERIFIER, with_plan)
     base = {"name": "n", "artifact_name": "plan-release", "devices": ["d1", "d2"]}
     phased = {"phases": [{"batch_size": 50}, {"start_ts": "2030-01-01T00:00:00Z"}]}
     for plan["value"], body, status in [

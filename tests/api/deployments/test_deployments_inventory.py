@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -143,13 +143,13 @@ async def test_dynamic_deployment_with_phases(client: TestClient, user_headers: 
     devices = await admit_fleet(client, 4)
     await in_ring(devices, "phased")
     filter_id = await create_filter(client, user_headers, "phased", [attribute_is("ring", "phased")])
-    later = rfc3339(datetime.now(timezone.utc) + timedelta(hours=1))
+    later = rfc3339(datetime.now(UTC) + timedelta(hours=1))
     deployment_id = await create_dynamic_deployment(
         client, user_headers, release, filter_id, phases=[{"batch_size": 50}, {"start_ts": later}]
     )
     given = [await device.next() for device in devices]
     assert sum(instructions is not None for instructions in given) == 2  # 50% of the 4 initial matches
-    ctx.deployments.clock = lambda: datetime.now(timezone.utc) + timedelta(hours=1, seconds=1)
+    ctx.deployments.clock = lambda: datetime.now(UTC) + timedelta(hours=1, seconds=1)
     assert all([await device.next() for device in devices])
     assert [p["device_count"] for p in (await show(client, user_headers, deployment_id))["phases"]] == [2, 2]
     response = await client.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -91,7 +91,7 @@ async def test_phases_open_at_their_start_and_admit_their_share(
     client: TestClient, user_headers: dict[str, str], release: str, move_clock: Callable[[timedelta], None]
 ) -> None:
     devices = await admit_fleet(client, 10)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     phases = [
         {"batch_size": 20},
         {"batch_size": 30, "start_ts": rfc3339(now + timedelta(hours=1))},
@@ -128,7 +128,7 @@ async def test_a_deployment_starting_later_is_scheduled(
     client: TestClient, user_headers: dict[str, str], release: str, move_clock: Callable[[timedelta], None]
 ) -> None:
     device = await admit_device(client)
-    later = rfc3339(datetime.now(timezone.utc) + timedelta(days=1))
+    later = rfc3339(datetime.now(UTC) + timedelta(days=1))
     deployment_id = await create_deployment(client, user_headers, release, [device.id], phases=[{"start_ts": later}])
     assert (await show(client, user_headers, deployment_id))["status"] == "scheduled"
     listed = await get_json(client, user_headers, f"{DEPLOYMENTS}?status=scheduled")
@@ -145,7 +145,7 @@ async def test_a_deployment_starting_later_is_scheduled(
 
 async def test_zero_device_phase_is_refused(client: TestClient, user_headers: dict[str, str], release: str) -> None:
     devices = [f"dummy-device-{n}" for n in range(11)]
-    later = rfc3339(datetime.now(timezone.utc) + timedelta(hours=1))
+    later = rfc3339(datetime.now(UTC) + timedelta(hours=1))
     body = {
         "name": "phased",
         "artifact_name": release,

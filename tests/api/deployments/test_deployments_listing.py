@@ -10,7 +10,13 @@ from aiohttp.test_utils import TestClient
 from menderlite.context import Context
 from menderlite.db import utcnow
 from tests.api.deployments.conftest import upload_ok
-from tests.api.deployments.fleet import DEPLOYMENTS, INTERNAL, admit_fleet, create_deployment, get_json
+from tests.api.deployments.fleet import (
+    DEPLOYMENTS,
+    INTERNAL,
+    admit_fleet,
+    create_deployment,
+    get_json,
+)
 from tests.support.artifacts import ArtifactMaker
 
 

@@ -38,7 +38,7 @@ def tenant_of_token(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> dict
             identity = await verify(token, method, path)
             return replace(identity, tenant_id=moved[token]) if token in moved else identity
 
-        monkeypatch.setitem(client.app._state, key, in_tenant)  # noqa: SLF001 - the app is frozen
+        monkeypatch.setitem(client.app._state, key, in_tenant)
     return moved
 
 

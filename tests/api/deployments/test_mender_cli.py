@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from tests.api.deployments.conftest import stored_files
-from tests.support.users import admin_headers
 from tests.support.artifacts import ArtifactMaker
+from tests.support.users import admin_headers
 
 
 def mender_cli() -> str:

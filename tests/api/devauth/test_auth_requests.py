@@ -14,7 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from menderlite.context import Context
 from tests.api.devauth.helpers import Management, probe
-from tests.support.devices import AUTH_PATH, KEY_TYPES, SimulatedDevice, generate_key, sign
+from tests.support.devices import (
+    AUTH_PATH,
+    KEY_TYPES,
+    SimulatedDevice,
+    generate_key,
+    sign,
+)
 
 ONE_WEEK = 604800
 

@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from menderlite.context import Context
 from menderlite.devauth.models import Device
-from menderlite.events import DeviceAppeared, DeviceDecommissioned, DeviceStatusChanged, Event
+from menderlite.events import (
+    DeviceAppeared,
+    DeviceDecommissioned,
+    DeviceStatusChanged,
+    Event,
+)
 from tests.api.devauth.helpers import Management, probe
 from tests.support.devices import SimulatedDevice
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -223,7 +223,7 @@ async def test_filters_are_anded(client: TestClient, user_headers, fleet, planni
 
 
 async def test_timestamps_compare_as_times(client: TestClient, user_headers, fleet) -> None:
-    hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert await search(client, user_headers, term("updated_ts", "$gte", hour_ago, "system")) == [
         "s1",
         "s2",

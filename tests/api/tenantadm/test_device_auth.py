@@ -10,7 +10,12 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from menderlite.app import CONTEXT
-from tests.api.tenantadm.helpers import DEVAUTH, TenantAccount, claims_of, device_in_tenant
+from tests.api.tenantadm.helpers import (
+    DEVAUTH,
+    TenantAccount,
+    claims_of,
+    device_in_tenant,
+)
 from tests.support.devices import SimulatedDevice
 
 

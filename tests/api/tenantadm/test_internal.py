@@ -108,7 +108,7 @@ async def test_show_and_unknown_tenant(client: TestClient, tenant_a: TenantAccou
 async def test_internal_api_is_for_internal_networks_only(client: TestClient, tenant_a: TenantAccount) -> None:
     from menderlite.web.guards import INTERNAL_NETWORKS
 
-    client.app._state[INTERNAL_NETWORKS] = ()  # noqa: SLF001 - the app is frozen
+    client.app._state[INTERNAL_NETWORKS] = ()
     assert (await client.get(f"{INTERNAL}/tenants")).status == 403
 
 

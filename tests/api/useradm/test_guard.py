@@ -12,7 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from menderlite.context import Context
 from menderlite.tokens import Keys
-from tests.api.useradm.conftest import INTERNAL, USERADM, MakeUser, bearer, claims_of, management_routes
+from tests.api.useradm.conftest import (
+    INTERNAL,
+    USERADM,
+    MakeUser,
+    bearer,
+    claims_of,
+    management_routes,
+)
 
 USERS = f"{USERADM}/users"
 

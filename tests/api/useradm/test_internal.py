@@ -11,7 +11,16 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT, create_app
 from menderlite.context import Context
-from tests.api.useradm.conftest import INTERNAL, PASSWORD, USERADM, MakeUser, bearer, claims_of, login, token_for
+from tests.api.useradm.conftest import (
+    INTERNAL,
+    PASSWORD,
+    USERADM,
+    MakeUser,
+    bearer,
+    claims_of,
+    login,
+    token_for,
+)
 
 VERIFY = f"{INTERNAL}/auth/verify"
 PLAN = f"{INTERNAL}/plan/verify"

@@ -13,7 +13,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from menderlite.context import Context
 from menderlite.tokens import Keys
-from tests.api.useradm.conftest import INTERNAL, LOGIN, PASSWORD, USERADM, MakeUser, basic, bearer, claims_of, login, token_for
+from tests.api.useradm.conftest import (
+    INTERNAL,
+    LOGIN,
+    PASSWORD,
+    USERADM,
+    MakeUser,
+    basic,
+    bearer,
+    claims_of,
+    login,
+    token_for,
+)
 
 USERS = f"{USERADM}/users"
 

@@ -15,7 +15,13 @@ from aiohttp.test_utils import TestClient
 from menderlite.context import Context
 from menderlite.web import Identity
 from tests.api.deployments.conftest import upload_ok
-from tests.api.useradm.conftest import INTERNAL, USERADM, MakeUser, Route, management_routes
+from tests.api.useradm.conftest import (
+    INTERNAL,
+    USERADM,
+    MakeUser,
+    Route,
+    management_routes,
+)
 from tests.support.artifacts import ArtifactMaker, artifact_maker  # noqa: F401 - session fixture
 from tests.support.devices import admit
 

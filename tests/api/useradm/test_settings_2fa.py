@@ -12,7 +12,14 @@ import pyotp
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT, create_app
-from tests.api.useradm.conftest import PASSWORD, USERADM, MakeUser, bearer, login, token_for
+from tests.api.useradm.conftest import (
+    PASSWORD,
+    USERADM,
+    MakeUser,
+    bearer,
+    login,
+    token_for,
+)
 
 SETTINGS = f"{USERADM}/settings"
 QR = f"{USERADM}/2faqr"

@@ -9,7 +9,14 @@ from aiohttp.test_utils import TestClient
 
 from menderlite.context import Context
 from menderlite.timeutil import parse_rfc3339
-from tests.api.useradm.conftest import PASSWORD, USERADM, MakeUser, login, token_for, bearer
+from tests.api.useradm.conftest import (
+    PASSWORD,
+    USERADM,
+    MakeUser,
+    bearer,
+    login,
+    token_for,
+)
 
 USERS = f"{USERADM}/users"
 

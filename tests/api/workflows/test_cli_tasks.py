@@ -10,7 +10,16 @@ from sqlalchemy import update
 
 from menderlite.context import Context
 from menderlite.workflows.models import WorkflowDefinition
-from tests.api.workflows.conftest import AppFactory, cli_task, definition, http_task, register, run_job, start, wait_for
+from tests.api.workflows.conftest import (
+    AppFactory,
+    cli_task,
+    definition,
+    http_task,
+    register,
+    run_job,
+    start,
+    wait_for,
+)
 
 needs_coreutils = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("true", "false", "sleep", "echo")), reason="coreutils (true, false, sleep, echo) not installed"

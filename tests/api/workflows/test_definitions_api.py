@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.api.workflows.conftest import METADATA, AppFactory, cli_task, definition, http_task, register
+from tests.api.workflows.conftest import (
+    METADATA,
+    AppFactory,
+    cli_task,
+    definition,
+    http_task,
+    register,
+)
 
 NOTIFY = definition("notify", [http_task("call", "http://127.0.0.1:1/x")], inputs=["device_id"])
 

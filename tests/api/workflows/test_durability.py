@@ -7,7 +7,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.workflows.conftest import JOB_WAIT_S, AppFactory, definition, http_task, job, register, start, wait_for
+from tests.api.workflows.conftest import (
+    JOB_WAIT_S,
+    AppFactory,
+    definition,
+    http_task,
+    job,
+    register,
+    start,
+    wait_for,
+)
 from tests.api.workflows.target import Target
 
 

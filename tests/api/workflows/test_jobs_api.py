@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.timeutil import parse_rfc3339
-from tests.api.workflows.conftest import WORKFLOW, definition, job, register, start, wait_for
+from tests.api.workflows.conftest import (
+    WORKFLOW,
+    definition,
+    job,
+    register,
+    start,
+    wait_for,
+)
 
 EMPTY = definition("empty", [], inputs=["device_id", "tenant_id"])
 
@@ -28,7 +35,7 @@ async def test_start_answers_201_with_a_24_hex_id_and_the_job_runs(client: TestC
 
 async def test_status_shows_the_job_as_stored(client: TestClient) -> None:
     await register(client, EMPTY)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     job_id = await start(client, "empty", {"device_id": "d1", "tenant_id": "t1", "extra": "kept"})
     document = await wait_for(client, "empty", job_id)
     assert set(document) == {"id", "workflowName", "inputParameters", "status", "results", "insert_time"}
@@ -40,7 +47,7 @@ async def test_status_shows_the_job_as_stored(client: TestClient) -> None:
         {"name": "extra", "value": "kept"},
     ]
     assert document["insert_time"].endswith("Z")
-    assert before - timedelta(seconds=1) <= parse_rfc3339(document["insert_time"]) <= datetime.now(timezone.utc)
+    assert before - timedelta(seconds=1) <= parse_rfc3339(document["insert_time"]) <= datetime.now(UTC)
 
 
 async def test_non_string_inputs_are_json_encoded_and_lists_joined(client: TestClient) -> None:

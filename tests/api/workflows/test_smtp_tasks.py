@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.api.workflows.mailbox import Mailbox
 from tests.api.workflows.conftest import AppFactory, definition, run_job
+from tests.api.workflows.mailbox import Mailbox
 
 MAIL = {
     "name": "mail",

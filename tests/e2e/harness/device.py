@@ -33,7 +33,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.harness import diagnostics
 from tests.e2e.harness.clients import ClientPaths
-from tests.e2e.harness.isolation import DEVICE_ENV, DEVICE_ROOT_MOUNT, HOST_MODULES, Isolation, Mode
+from tests.e2e.harness.isolation import (
+    DEVICE_ENV,
+    DEVICE_ROOT_MOUNT,
+    HOST_MODULES,
+    Isolation,
+    Mode,
+)
 
 T = TypeVar("T")
 Attributes = Mapping[str, str | list[str]]

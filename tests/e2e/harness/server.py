@@ -10,7 +10,12 @@ from pathlib import Path
 
 from tests.e2e.harness import diagnostics
 from tests.e2e.harness.api import HttpApi
-from tests.support.server import ServerProcess, server_environment, start_server, start_tls_server
+from tests.support.server import (
+    ServerProcess,
+    server_environment,
+    start_server,
+    start_tls_server,
+)
 
 # "2026-11-25 21:19:24,755 INFO aiohttp.access: POST /api/... 404 1.2ms <request id>"
 _ACCESS_LINE = re.compile(r"aiohttp\.access: (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) [\d.]+ms (?P<request_id>\S+)$")
