@@ -20,6 +20,9 @@ from menderlite.tokens import load_or_create_rsa_key, load_or_create_secret
 from tests.support.devices import SimulatedDevice, admit
 from tests.support.users import admin_headers
 
+# Fixtures defined in support modules, shared by every test module.
+pytest_plugins = ["tests.support.query_plans"]
+
 
 @pytest.fixture(scope="session")
 def shared_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

@@ -4,36 +4,22 @@ number of deployments (checked with SQLite's EXPLAIN QUERY PLAN on the migrated 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.sql import Select
 
-from menderlite.db import migrate
 from menderlite.deployments import models
 from menderlite.deployments.inputs import ListQuery
 from menderlite.deployments.selection import device_state_statement, listed_statement
 from menderlite.deployments.service import DeploymentsService
+from tests.support.query_plans import plan
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    path = tmp_path_factory.mktemp("plans") / "plans.db"
-    migrate.upgrade(Path(path))
-    connection = sqlite3.connect(path)
-    yield connection
-    connection.close()
 
 
-def plan(connection: sqlite3.Connection, statement: Select) -> str:  # type: ignore[type-arg]
-    sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    return "\n".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}"))
 
 
 def test_device_state_probes_the_check_in_index(database: sqlite3.Connection) -> None:

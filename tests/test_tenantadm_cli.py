@@ -14,6 +14,7 @@ import pytest
 
 from menderlite.cli import main
 from menderlite.config import load
+from tests.support.cli import write_test_config
 from tests.support.server import server_environment
 
 Run = Callable[..., tuple[int, str, str]]
@@ -21,14 +22,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture
 def config_file(tmp_path: Path, shared_keys: dict[str, Path]) -> Path:
-    path = tmp_path / "menderlite.toml"
-    path.write_text(
-        "[keys]\n"
-        f'jwt_private_key = "{shared_keys["jwt_private_key"]}"\n'
-        f'url_secret = "{shared_keys["url_secret"]}"\n'
-        "[useradm]\nbcrypt_rounds = 4\n"
-    )
-    return path
+    return write_test_config(tmp_path / "menderlite.toml", shared_keys)
 
 
 @pytest.fixture

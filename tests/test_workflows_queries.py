@@ -4,14 +4,10 @@ runner's queue probe and claim, the job look-up and the definition look-ups neve
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import Select
 
-from menderlite.db import migrate
 from menderlite.workflows.models import PENDING, PROCESSING
 from menderlite.workflows.runner import any_job_with_status, oldest_pending_jobs
 from menderlite.workflows.service import (
@@ -19,20 +15,7 @@ from menderlite.workflows.service import (
     job_of_workflow,
     latest_definition,
 )
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    path = tmp_path_factory.mktemp("plans") / "plans.db"
-    migrate.upgrade(Path(path))
-    connection = sqlite3.connect(path)
-    yield connection
-    connection.close()
-
-
-def plan(connection: sqlite3.Connection, statement: Select) -> str:  # type: ignore[type-arg]
-    sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    return "\n".join(row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}"))
+from tests.support.query_plans import plan
 
 
 @pytest.mark.parametrize("statement", [any_job_with_status(PENDING), any_job_with_status(PROCESSING), oldest_pending_jobs(4)])
