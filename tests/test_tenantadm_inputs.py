@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from menderlite.db import new_object_id
 from menderlite.tenantadm import inputs
 from menderlite.tenantadm.service import (
     PLAN_DEVICE_LIMITS,
     TenantadmService,
-    new_tenant_id,
 )
 from menderlite.web.errors import ApiError
 
@@ -23,7 +23,7 @@ def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[int, str]:
 
 
 def test_tenant_ids_look_like_object_ids_and_differ() -> None:
-    ids = {new_tenant_id() for _ in range(100)}
+    ids = {new_object_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(re.fullmatch(r"[0-9a-f]{24}", tenant_id) for tenant_id in ids)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -48,6 +51,15 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+_object_id_counter = itertools.count(secrets.randbelow(1 << 24))
+
+
+def new_object_id() -> str:
+    """24 hex digits shaped like a MongoDB ObjectId (the ids of tenants and workflow jobs in Mender):
+    seconds, 5 random bytes, a counter."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(5)}{next(_object_id_counter) & 0xFFFFFF:06x}"
 
 
 def tenant_column() -> Mapped[str]:

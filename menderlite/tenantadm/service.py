@@ -30,7 +30,7 @@ import bcrypt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from menderlite.db import new_id, utcnow
+from menderlite.db import new_id, new_object_id, utcnow
 from menderlite.events import TenantCreated
 from menderlite.tenantadm import inputs
 from menderlite.tenantadm.inputs import ACTIVE, INACTIVE, SUSPENDED
@@ -59,11 +59,6 @@ ACCOUNT_SUSPENDED = "Account suspended"
 ACCOUNT_INACTIVE = "Account inactive"
 NO_TENANT = "user is not a part of any tenant organization"
 EMAIL_TAKEN = "user with a given email already exists"
-
-
-def new_tenant_id() -> str:
-    """24 hex digits like a MongoDB ObjectId: 4 bytes of time, 8 random bytes."""
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
 
 
 @dataclass(frozen=True)
@@ -223,7 +218,7 @@ class TenantadmService:
         409 when the admin email is taken (emails are unique across tenants: they name the login)."""
         if await self.ctx.useradm.find_users(email=account.email, limit=1):
             raise ApiError(409, EMAIL_TAKEN)
-        tenant_id = new_tenant_id()
+        tenant_id = new_object_id()
         token, token_id = await asyncio.to_thread(self._issue_tenant_token, tenant_id)
         now = utcnow()
         async with self.ctx.db.write() as session:

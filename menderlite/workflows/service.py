@@ -6,16 +6,13 @@ tenant (""); as in Mender, tenant-specific work passes the tenant as a job input
 
 from __future__ import annotations
 
-import itertools
-import secrets
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from menderlite.db import after_commit, utcnow
+from menderlite.db import after_commit, new_object_id, utcnow
 from menderlite.timeutil import rfc3339
 from menderlite.web.errors import ApiError
 from menderlite.workflows.definitions import DefinitionError, Workflow, parse_definition
@@ -27,14 +24,6 @@ if TYPE_CHECKING:
     from menderlite.context import Context
 
 TENANT = ""
-_counter = itertools.count(secrets.randbelow(1 << 24))
-
-
-def new_job_id() -> str:
-    """24 hex digits shaped like a Mongo ObjectId: seconds, 5 random bytes, a counter."""
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(5)}{next(_counter) & 0xFFFFFF:06x}"
-
-
 def latest_definition(name: str) -> Select[tuple[WorkflowDefinition]]:
     return (
         select(WorkflowDefinition)
@@ -120,7 +109,7 @@ class WorkflowsService:
             parameters = input_parameters(body)
         except InputError as exc:
             raise ApiError(400, f"Unable to parse the input parameters: {exc}") from None
-        job_id = new_job_id()
+        job_id = new_object_id()
         async with self.ctx.db.write() as session:
             row = await session.scalar(latest_definition(name))
             if row is None:
