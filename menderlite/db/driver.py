@@ -30,26 +30,16 @@ _Description = tuple[tuple[Any, ...], ...] | None
 _Outcome = tuple[_Description, int, int | None, list[Any]]
 
 
-def _run(connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any) -> _Outcome:
+def _run(connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool = False) -> _Outcome:
     """In the connection's thread: the transaction's BEGIN if still due, then the whole life of a cursor."""
     if begin is not None:
         connection.execute(begin)
     cursor = connection.cursor()
     try:
-        cursor.execute(sql, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description is not None else []
-        return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
-
-
-def _run_many(connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Iterable[Any]) -> _Outcome:
-    if begin is not None:
-        connection.execute(begin)
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(sql, parameters)
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description is not None else []
         return description, cursor.rowcount, cursor.lastrowid, rows
@@ -82,7 +72,7 @@ class PrefetchingCursor:
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> PrefetchingCursor:
         connection = self._connection
-        self._take(await connection._execute(_run_many, connection._conn, connection.take_begin(), sql, parameters))
+        self._take(await connection._execute(_run, connection._conn, connection.take_begin(), sql, parameters, True))
         return self
 
     def _take(self, outcome: _Outcome) -> None:
