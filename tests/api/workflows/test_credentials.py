@@ -72,3 +72,20 @@ async def test_a_redirect_to_another_origin_does_not_carry_credentials(
     await run_job(client, definition("redirected", [task]), {})
     assert recorder.headers, "the redirect was not followed"
     assert all(SECRET not in json.dumps(headers) for headers in recorder.headers), recorder.headers
+
+
+async def test_inputs_cannot_inject_headers_or_requests(client: TestClient, servers: tuple[Recorder, TestServer, TestServer]) -> None:
+    recorder, first, _ = servers
+    injected = "x\r\nAuthorization: Bearer injected\r\n\r\nGET /record HTTP/1.1"
+    tasks = [
+        http_task("header", f"http://127.0.0.1:{first.port}/record", headers={"X-Value": "${workflow.input.v}"}),
+    ]
+    document = await run_job(client, definition("inject-header", tasks), {"v": injected})
+    assert document["status"] == "failed" and document["results"][0]["error"].startswith("request failed")
+    for uri in (f"http://127.0.0.1:{first.port}/record?q=${{workflow.input.v}}", f"http://127.0.0.1:{first.port}/${{workflow.input.v}}"):
+        await run_job(client, definition(f"inject-uri-{len(recorder.headers)}", [http_task("uri", uri)]), {"v": injected})
+    weird_method = http_task("method", f"http://127.0.0.1:{first.port}/record", method="GET /record HTTP/1.1\r\nX-A: b\r\n")
+    document = await run_job(client, definition("inject-method", [weird_method]), {})
+    assert document["status"] == "failed"
+    assert all("injected" not in json.dumps(headers) for headers in recorder.headers)
+    assert all(len(headers) < 10 for headers in recorder.headers)
