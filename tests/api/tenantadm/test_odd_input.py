@@ -146,6 +146,13 @@ async def test_odd_internal_updates_are_a_400(client: TestClient, tenant_a: Tena
         ("POST", "/users", {"name": "u@a.example", "id": "x" * 37, "tenant_id": "{id}"}),
         ("POST", "/users", {"name": "u@a.example", "id": "ü/../x", "tenant_id": ["{id}"]}),
         ("POST", "/users", {"name": ["u@a.example"], "id": "x", "tenant_id": "{id}"}),
+        # ids the management API could not address (or that name another route): /users/me, /users/a/b
+        ("POST", "/users", {"name": "u1@a.example", "id": "me", "tenant_id": "{id}"}),
+        ("POST", "/users", {"name": "u2@a.example", "id": "a/b", "tenant_id": "{id}"}),
+        ("POST", "/users", {"name": "u3@a.example", "id": "..", "tenant_id": "{id}"}),
+        ("POST", "/users", {"name": "u4@a.example", "id": " x", "tenant_id": "{id}"}),
+        ("POST", "/users", {"name": "u5@a.example", "id": "x?y", "tenant_id": "{id}"}),
+        ("POST", "/users", {"name": "u6@a.example", "id": "x\n", "tenant_id": "{id}"}),
         ("PUT", "/tenants/{id}/users/nobody", {"name": ["u@a.example"]}),
         ("PUT", "/tenants/{id}/users/nobody", {"name": "not an email"}),
     ],
