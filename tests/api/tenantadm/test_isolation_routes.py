@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from tests.api.tenantadm.helpers import DEVAUTH, V2, TenantAccount, claims_of, make_tenant
 from tests.api.tenantadm.test_isolation import DEPLOYMENTS, INVENTORY, INVENTORY_V2, USERS, TenantWorld, ok
@@ -164,6 +165,14 @@ async def test_every_route_with_ids_of_another_tenant(client: TestClient, tmp_pa
         response = await client.post(f"{INVENTORY_V2}/filters/search", json={"filters": [{"scope": "identity", "attribute": "id", "type": "$eq", "value": b.device_id}]}, headers=headers)
         if response.status != 200 or await response.json() != []:
             failures.append(f"search for B's device: {response.status} {await response.text()}")
+    # A's own download link, bent towards B's artifact or B's tenant, is refused
+    link = (await ok(await client.get(f"{DEPLOYMENTS}/artifacts/{a.artifact_id}/download", headers=a.tenant.headers)))["uri"]
+    own = URL(link)
+    assert (await client.get(own.relative())).status == 200
+    for bent in (own.with_path(own.path.replace(a.artifact_id, b.artifact_id)), own.update_query(tenant_id=b.tenant.id)):
+        response = await client.get(bent.relative())
+        if response.status != 403:
+            failures.append(f"bent download link {bent.relative()}: {response.status}")
     # A's device with B's deployment id
     assert a.device is not None
     device_headers = a.device.auth_headers()
