@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
@@ -70,7 +69,7 @@ async def snapshot(client: TestClient, world: FullWorld) -> dict[str, Any]:
         "group_devices": await get(f"{INVENTORY}/groups/{GROUP}/devices"),
         "filter": await get(f"{INVENTORY_V2}/filters/{world.filter_id}"),
         "artifact": await get(f"{DEPLOYMENTS}/artifacts/{world.artifact_id}"),
-        "deployment": {k: v for k, v in (await get(f"{DEPLOYMENTS}/deployments/{world.deployment_id}")).items()},
+        "deployment": await get(f"{DEPLOYMENTS}/deployments/{world.deployment_id}"),
         "statistics": await get(f"{DEPLOYMENTS}/deployments/{world.deployment_id}/statistics"),
         "deployment_devices": await get(f"{DEPLOYMENTS}/deployments/{world.deployment_id}/devices"),
         "log": (await client.get(f"{DEPLOYMENTS}/deployments/{world.deployment_id}/devices/{world.device_id}/log", headers=headers)).status,

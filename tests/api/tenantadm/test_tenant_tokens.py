@@ -10,6 +10,7 @@ import hmac
 import json
 from typing import Any
 
+import jwt
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT
@@ -57,7 +58,7 @@ async def test_forged_and_misshapen_tenant_tokens_are_refused(client: TestClient
         "HS256 with the public key": handmade({"alg": "HS256", "typ": "JWT"}, claims, public_pem),
         "HS256 with the public key, stripped": handmade({"alg": "HS256", "typ": "JWT"}, claims, public_pem.strip()),
         "no mender.tenant": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": None}),
-        "mender.tenant removed": __import__("jwt").encode(without_tenant, keys.private_key, algorithm="RS256"),
+        "mender.tenant removed": jwt.encode(without_tenant, keys.private_key, algorithm="RS256"),
         "sub is another tenant": resigned(tenant_a.token, keys.private_key, sub="0" * 24),
         "mender.tenant is another tenant": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": "0" * 24}),
         "mender.tenant is not a string": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": [tenant_a.id]}),
