@@ -131,6 +131,10 @@ def attempts(b: FullWorld) -> list[tuple[str, str, Any, set[int]]]:
         ("GET", f"{USERADM}/roles/{ROLE}", None, {404}),
         ("PUT", f"{USERADM}/roles/{ROLE}", {"description": "changed by A"}, {404}),
         ("DELETE", f"{USERADM}/roles/{ROLE}", None, {204, 404}),
+        # a role of A with the name of B's is A's own
+        ("POST", f"{USERADM}/roles", {"name": ROLE, "permission_sets_with_scope": [{"name": "ManageUsers"}]}, {201}),
+        ("PUT", f"{USERADM}/roles/{ROLE}", {"description": "A's now"}, {202}),
+        ("DELETE", f"{USERADM}/roles/{ROLE}", None, {204}),
         ("POST", f"{V2}/tenants/{b.tenant.id}/cancel", {"reason": "A wants B gone"}, {404}),
         ("POST", f"{V2}/tenants/{b.tenant.id}/upgrade/start", None, {404}),
         ("POST", f"{V2}/tenants/{b.tenant.id}/upgrade/cancel", None, {404}),
