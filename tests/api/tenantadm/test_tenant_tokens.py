@@ -59,6 +59,11 @@ async def test_forged_and_misshapen_tenant_tokens_are_refused(client: TestClient
         "HS256 with the public key, stripped": handmade({"alg": "HS256", "typ": "JWT"}, claims, public_pem.strip()),
         "no mender.tenant": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": None}),
         "mender.tenant removed": jwt.encode(without_tenant, keys.private_key, algorithm="RS256"),
+        **{f"{claim} removed": jwt.encode({k: v for k, v in claims.items() if k != claim}, keys.private_key, algorithm="RS256")
+           for claim in ("exp", "jti", "iss", "sub", "iat")},
+        "jti null": resigned(tenant_a.token, keys.private_key, jti=None),
+        "RS512 with the server key": jwt.encode(claims, keys.private_key, algorithm="RS512"),
+        "PS256 with the server key": jwt.encode(claims, keys.private_key, algorithm="PS256"),
         "sub is another tenant": resigned(tenant_a.token, keys.private_key, sub="0" * 24),
         "mender.tenant is another tenant": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": "0" * 24}),
         "mender.tenant is not a string": resigned(tenant_a.token, keys.private_key, **{"mender.tenant": [tenant_a.id]}),
