@@ -72,6 +72,14 @@ async def test_user_tenant_needs_a_valid_token(client: TestClient) -> None:
 # --- who may create accounts -----------------------------------------------------------------------------
 
 
+def test_signup_and_cli_tasks_are_off_by_default() -> None:
+    from menderlite.config import TenantadmSettings, WorkflowsSettings, load
+
+    assert TenantadmSettings().signup is False and WorkflowsSettings().allow_cli is False
+    settings = load(environ={})
+    assert settings.tenantadm.signup is False and settings.workflows.allow_cli is False
+
+
 async def test_without_signup_anonymous_account_creation_is_refused(client: TestClient) -> None:
     for path in (f"{V1}/tenants", f"{V2}/tenants", f"{V2}/tenants/trial"):
         response = await client.post(path, data=signup_form())
