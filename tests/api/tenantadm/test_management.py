@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT
-from menderlite.config import Settings
+from menderlite.config import Settings, TenantadmSettings, WorkflowsSettings, load
 from tests.api.tenantadm.helpers import PASSWORD, V1, V2, TenantAccount, claims_of
 from tests.support.users import login
 
@@ -73,8 +73,6 @@ async def test_user_tenant_needs_a_valid_token(client: TestClient) -> None:
 
 
 def test_signup_and_cli_tasks_are_off_by_default() -> None:
-    from menderlite.config import TenantadmSettings, WorkflowsSettings, load
-
     assert TenantadmSettings().signup is False and WorkflowsSettings().allow_cli is False
     settings = load(environ={})
     assert settings.tenantadm.signup is False and settings.workflows.allow_cli is False
