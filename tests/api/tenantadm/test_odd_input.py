@@ -179,3 +179,25 @@ async def test_odd_tenant_ids_in_paths_are_404(client: TestClient, user_headers:
                          ("POST", f"{V2}/tenants/{tenant_id}/upgrade/start"), ("DELETE", f"{V2}/tenants/{tenant_id}")):
         response = await client.request(method, path, json={"status": "active"}, headers=user_headers)
         assert response.status == 404, f"{method} {path[:60]}: {response.status} {await response.text()}"
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/status", {"status": ["active"]}),
+        ("/status", {"status": {"active": True}}),
+        ("/status", {"status": 1}),
+        ("/upgrade/complete", {"plan": ["os"]}),
+        ("/upgrade/complete", {"plan": {"os": 1}}),
+        ("/upgrade/complete", {}),
+        ("/cancel", {"reason": ["x"]}),
+        ("/cancel", {"reason": {"x": 1}}),
+        ("/cancel", {"reason": " "}),
+    ],
+)
+async def test_odd_management_fields_are_a_400(
+    client: TestClient, user_headers: dict[str, str], tenant_a: TenantAccount, path: str, body: dict[str, object]
+) -> None:
+    method = "PUT" if path == "/status" else "POST"
+    response = await client.request(method, f"{V2}/tenants/{tenant_a.id}{path}", json=body, headers=user_headers)
+    assert response.status == 400, await response.text()
