@@ -4,6 +4,7 @@ public."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,3 +45,38 @@ async def test_internal_routes_refuse_outside_peers(aiohttp_client: Callable[...
         response = await client.request(method, path, data=b'{"status": "active"}', headers=SPOOFING_HEADERS)
         answers[f"{method} {path}"] = response.status
     assert {route: status for route, status in answers.items() if status != 403} == {}
+
+
+async def test_odd_spellings_of_internal_paths_do_not_slip_past_the_guard(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(make_settings(server={"internal_networks": ["10.99.0.0/16"]})))
+    assert await raw_get_status(client, "/status") == 200
+    for path in (
+        "//api/internal/v1/tenantadm/tenants",
+        "/api//internal/v1/tenantadm/tenants",
+        "/api/internal//v1/tenantadm/tenants",
+        "/api/./internal/v1/tenantadm/tenants",
+        "/api/management/../internal/v1/tenantadm/tenants",
+        "/api/%69nternal/v1/tenantadm/tenants",
+        "/api/internal/v1/tenantadm/tenants/",
+        "/api/internal/v1/tenantadm/tenants%2F",
+        "//api/v1/metadata/workflows",
+        "/api/v1/./metadata/workflows",
+        "/api/x/../v1/metadata/workflows",
+        "/api/v1/metadata/workflows/",
+    ):
+        status = await raw_get_status(client, path)
+        assert status in (403, 404), f"{path}: {status}"
+
+
+async def raw_get_status(client: TestClient, path: str) -> int:
+    """The status of `GET path` sent as written (an HTTP client would normalise it first)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    return int(status_line.split()[1])
