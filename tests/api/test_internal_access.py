@@ -47,7 +47,7 @@ async def test_internal_routes_refuse_outside_peers(aiohttp_client: Callable[...
     assert {route: status for route, status in answers.items() if status != 403} == {}
 
 
-async def test_odd_spellings_of_internal_paths_do_not_slip_past_the_guard(
+async def test_odd_spellings_of_guarded_paths_do_not_slip_past_the_guard(
     aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
 ) -> None:
     client: TestClient = await aiohttp_client(create_app(make_settings(server={"internal_networks": ["10.99.0.0/16"]})))
@@ -68,6 +68,18 @@ async def test_odd_spellings_of_internal_paths_do_not_slip_past_the_guard(
     ):
         status = await raw_get_status(client, path)
         assert status in (403, 404), f"{path}: {status}"
+    # management and device routes without a token likewise: 401 or 404, never the data
+    for path in (
+        "//api/management/v2/devauth/devices",
+        "/api//management/v2/devauth/devices",
+        "/api/./management/v1/useradm/users",
+        "/api/x/../management/v1/useradm/users",
+        "/api/%6Danagement/v1/useradm/users",
+        "/api/management/v1/useradm/users/",
+        "//api/devices/v1/deployments/device/deployments/next?device_type=a&artifact_name=b",
+    ):
+        status = await raw_get_status(client, path)
+        assert status in (401, 404), f"{path}: {status}"
 
 
 async def raw_get_status(client: TestClient, path: str) -> int:
