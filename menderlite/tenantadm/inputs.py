@@ -135,5 +135,5 @@ def optional_time(document: Mapping[str, Any], field: str) -> datetime | None:
         raise ApiError(400, f"{field}: must be an RFC 3339 time")
     try:
         return parse_rfc3339(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: year 1 east of UTC, year 9999 west of it
         raise ApiError(400, f"{field}: must be an RFC 3339 time") from None

@@ -40,7 +40,7 @@ async def read_form(request: web.Request) -> dict[str, Any]:
     if request.content_type in FORM_TYPES:
         try:
             form = await request.post()
-        except ValueError as exc:
+        except (ValueError, LookupError) as exc:  # LookupError: an unknown charset (of the body or of a part)
             raise ApiError(400, f"failed to decode request body: {exc}") from None
         fields: dict[str, Any] = {}
         for key, value in form.items():

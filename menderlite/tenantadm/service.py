@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ ADMIN_ROLE = "RBAC_ROLE_PERMIT_ALL"
 MAX_DEVICES = "max_devices"
 MAX_Q_USERS = 1000  # admin users whose email matches `q` that the tenant search considers
 
+_USER_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 TENANT_NOT_FOUND = "tenant not found"
 TOKEN_INVALID = "tenant_token is invalid"
 ACCOUNT_SUSPENDED = "Account suspended"
@@ -441,6 +443,8 @@ class TenantadmService:
         tenant_id = inputs.required_text(document, "tenant_id")
         if len(user_id) > 36:
             raise ApiError(400, "id: at most 36 characters")
+        if not _USER_ID.fullmatch(user_id) or user_id == "me":  # /users/{id} must be able to name it
+            raise ApiError(400, "id: letters, digits, '-', '_' and '.' only, not starting with '.' or '-', and not 'me'")
         await self.get_tenant(tenant_id)
         unusable = await asyncio.to_thread(_unusable_password_hash)
         user = await self.ctx.useradm.create_user(tenant_id, email, password_hash=unusable, user_id=user_id)

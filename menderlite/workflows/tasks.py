@@ -64,12 +64,25 @@ def redacted(headers: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def redacted_uri(uri: str) -> str:
+    """The URI with the password of its userinfo replaced (aiohttp sends it as Basic Authorization).
+    Textual, as urlsplit reads an authority, so that URIs too broken to parse are redacted as well."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator:
+        return uri
+    end = min((index for index in (rest.find(char) for char in "/?#") if index != -1), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri
+    return f"{scheme}://{userinfo.partition(':')[0]}:[redacted]@{host}{rest[end:]}"
+
+
 async def run_http(task: Task, scope: Scope, session: aiohttp.ClientSession, *, allow_local: bool) -> dict[str, Any]:
     http = task.http
     assert http is not None
     uri = scope.expand(http.uri)
     headers = {name: scope.expand(value) for name, value in http.headers.items()}
-    request: dict[str, Any] = {"uri": uri, "method": http.method, "body": "", "headers": redacted(headers)}
+    request: dict[str, Any] = {"uri": redacted_uri(uri), "method": http.method, "body": "", "headers": redacted(headers)}
     no_response = {"statusCode": 0, "body": ""}
 
     def failed(error: str) -> dict[str, Any]:
@@ -85,7 +98,7 @@ async def run_http(task: Task, scope: Scope, session: aiohttp.ClientSession, *, 
         headers["Content-Type"] = content_type
     request.update(body=body, headers=redacted(headers))
     if not _is_http_url(uri):
-        return failed(f"invalid uri: {uri!r} (expected an http:// or https:// URL)")
+        return failed(f"invalid uri: {redacted_uri(uri)!r} (expected an http:// or https:// URL)")
     connect = http.connection_timeout_ms / 1000 or DEFAULT_CONNECT_TIMEOUT_S
     total = http.read_timeout_ms / 1000 or DEFAULT_HTTP_TIMEOUT_S
     try:

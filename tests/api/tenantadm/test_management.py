@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from menderlite.app import CONTEXT
-from menderlite.config import Settings
+from menderlite.config import Settings, TenantadmSettings, WorkflowsSettings, load
 from tests.api.tenantadm.helpers import PASSWORD, V1, V2, TenantAccount, claims_of
 from tests.support.users import login
 
@@ -70,6 +70,12 @@ async def test_user_tenant_needs_a_valid_token(client: TestClient) -> None:
 
 
 # --- who may create accounts -----------------------------------------------------------------------------
+
+
+def test_signup_and_cli_tasks_are_off_by_default() -> None:
+    assert TenantadmSettings().signup is False and WorkflowsSettings().allow_cli is False
+    settings = load(environ={})
+    assert settings.tenantadm.signup is False and settings.workflows.allow_cli is False
 
 
 async def test_without_signup_anonymous_account_creation_is_refused(client: TestClient) -> None:

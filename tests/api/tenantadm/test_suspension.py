@@ -81,3 +81,31 @@ async def test_a_suspension_by_another_process_reaches_the_caches(client: TestCl
     assert (await client.get(NEXT, headers=device.auth_headers())).status == 401
     assert (await client.get(USERS, headers=tenant_a.headers)).status == 401
     assert await ctx.tenantadm.sync_suspensions() == []  # once
+
+
+async def test_a_token_from_before_the_suspension_opens_nothing(client: TestClient, tenant_a: TenantAccount) -> None:
+    device, _ = await device_in_tenant(client, tenant_a)
+    assert (await client.get("/api/management/v1/tenantadm/user/tenant", headers=tenant_a.headers)).status == 200
+    await client.app[CONTEXT].tenantadm.set_status(tenant_a.id, "suspended")
+    form = {"organization": "Spawn", "email": "spawn@acme.example", "password": "spawn-password-1"}
+    attempts = [
+        ("GET", "/api/management/v1/tenantadm/user/tenant", None),
+        ("POST", "/api/management/v2/tenantadm/secret", None),
+        ("POST", f"/api/management/v2/tenantadm/tenants/{tenant_a.id}/upgrade/start", None),
+        ("POST", f"/api/management/v2/tenantadm/tenants/{tenant_a.id}/cancel", {"reason": "r"}),
+        ("GET", "/api/management/v2/devauth/devices", None),
+        ("GET", "/api/management/v1/inventory/devices", None),
+        ("GET", "/api/management/v1/deployments/artifacts", None),
+        ("POST", "/api/management/v1/useradm/users", {"email": "new@acme.example", "password": "new-password-1"}),
+        ("GET", "/api/management/v1/useradm/settings", None),
+    ]
+    for method, path, body in attempts:
+        response = await client.request(method, path, json=body, headers=tenant_a.headers)
+        assert response.status == 401, f"{method} {path}: {response.status}"
+    for path in ("/api/management/v1/tenantadm/tenants", "/api/management/v2/tenantadm/tenants"):
+        response = await client.post(path, data=form, headers=tenant_a.headers)
+        assert response.status in (401, 403), f"{path}: {response.status}"
+    response = await client.post("/api/internal/v1/useradm/auth/verify", headers={
+        **tenant_a.headers, "X-Original-URI": "/api/management/v1/useradm/users", "X-Original-Method": "GET"})
+    assert response.status == 401
+    assert (await client.get(NEXT, headers=device.auth_headers())).status == 401
