@@ -145,6 +145,10 @@ class WorkflowsSettings:
         default=False,
         metadata=_help("run cli tasks and @file http bodies of workflow definitions (runs commands on this server!)"),
     )
+    env: list[str] = field(
+        default_factory=list,
+        metadata=_help("environment variables definitions may read with ${env.NAME}; others expand to \"\""),
+    )
     concurrency: int = field(default=4, metadata=_help("workflow jobs run at the same time"))
     retry_delay_seconds: float = field(default=1.0, metadata=_help("pause between two attempts of a failed task"))
     stop_timeout_seconds: float = field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from menderlite.workflows.inputs import InputError, input_parameters, missing_inputs
-from menderlite.workflows.templating import Scope, json_path_value
+from menderlite.workflows.templating import Scope, json_path_value, readable_environment
 
 OUTPUT = '{"auth": {"token": "t-1", "ttl": 60}, "devices": [{"id": "a"}, {"id": "b"}], "flag": true, "none": null}'
 
@@ -116,3 +116,10 @@ def test_hostile_texts_take_linear_time(text: str) -> None:
     # bound is the check).
     current = scope()
     assert len(current.render_actions(current.expand(text))) >= len(text) // 5
+
+
+def test_the_readable_environment_is_the_listed_variables_that_are_set() -> None:
+    environ = {"INVENTORY_ADDR": "http://i", "SECRET": "s"}
+    assert readable_environment(["INVENTORY_ADDR", "UNSET"], environ) == {"INVENTORY_ADDR": "http://i"}
+    assert readable_environment([], environ) == {}
+    assert Scope(inputs={}).expand("[${env.HOME}]") == "[]"  # nothing readable unless given

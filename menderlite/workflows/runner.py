@@ -26,7 +26,7 @@ from menderlite.workflows.models import (
     WorkflowDefinition,
     WorkflowJob,
 )
-from menderlite.workflows.templating import Scope
+from menderlite.workflows.templating import Scope, readable_environment
 
 if TYPE_CHECKING:
     from menderlite.context import Context
@@ -177,7 +177,10 @@ class JobRunner:
             return
         workflow = parse_definition(definition.definition)
         results: list[dict[str, Any]] = list(job.results)
-        scope = Scope(inputs={parameter["name"]: parameter["value"] for parameter in job.input_parameters})
+        scope = Scope(
+            inputs={parameter["name"]: parameter["value"] for parameter in job.input_parameters},
+            environ=readable_environment(self.settings.env),
+        )
         for done_task, result in zip(workflow.tasks, results):
             scope.set_output(done_task.name, tasks.output_of(result))
         remaining = workflow.tasks[len(results) :]

@@ -1,8 +1,9 @@
 """`${...}` expressions in task parameters, as workflows 1.2.0 expands them (no I/O here).
 
 - `${workflow.input.NAME}`: a job input; an input the job does not have stays literally `${...}`;
-- `${env.NAME}`: an environment variable of this process ("" when unset); variables named MENDERLITE_*
-  (this server's own settings, which can hold secrets such as the SMTP password) are never expanded;
+- `${env.NAME}`: an environment variable of this process that `[workflows] env` lists ("" otherwise: the
+  environment can hold secrets, and whoever reaches the internal networks can register definitions);
+  variables named MENDERLITE_* (this server's own settings, e.g. the SMTP password) are never expanded;
 - `${TASK.json.PATH}`: a value in the JSON output (http response body, cli output) of an earlier task of
   the job, PATH being dot-separated keys and list indexes (`a.b.0.c` or `a.b.[0].c`); "" if there is none;
 - anything else stays as it is.
@@ -17,12 +18,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 _PROTECTED_ENV_PREFIX = "MENDERLITE_"
 _FIELD = re.compile(r"\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*")
+
+
+def readable_environment(names: Iterable[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The variables of `environ` that `names` lets definitions read."""
+    return {name: environ[name] for name in names if name in environ}
 
 
 @dataclass
@@ -31,7 +37,7 @@ class Scope:
 
     inputs: Mapping[str, str]
     outputs: dict[str, str] = field(default_factory=dict)  # task name -> raw output text
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=dict)  # see readable_environment
     _parsed: dict[str, Any] = field(default_factory=dict, init=False, repr=False)  # task name -> parsed JSON
 
     def set_output(self, task: str, text: str) -> None:

@@ -145,3 +145,18 @@ async def test_form_data_is_sent_url_encoded(client: TestClient, target: tuple[T
     assert document["status"] == "done"
     assert seen.requests[0].body == "name=Ann+Lee&x=a%26b"
     assert seen.requests[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+async def test_only_listed_environment_variables_expand(
+    app_with: Callable[..., Any], target: tuple[Target, TestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever reaches the internal networks can register definitions: the server's environment is not
+    theirs to read, except the variables `[workflows] env` lists."""
+    monkeypatch.setenv("INVENTORY_ADDR", "http://inventory.local")
+    monkeypatch.setenv("CLOUD_SECRET_KEY", "do-not-leak")
+    client = await app_with(workflows={"env": ["INVENTORY_ADDR"]})
+    seen, server = target
+    task = http_task("env", url(server, "/echo"), method="POST", body="[${env.INVENTORY_ADDR}] [${env.CLOUD_SECRET_KEY}]")
+    document = await run_job(client, definition("env", [task]), {})
+    assert document["status"] == "done"
+    assert seen.requests[0].body == "[http://inventory.local] []"
