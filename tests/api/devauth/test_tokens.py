@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -188,3 +189,22 @@ async def test_older_tokens_of_the_same_auth_set_stay_valid(client: TestClient, 
     assert claims_of(first)["jti"] == claims_of(second)["jti"]
     assert (await probe(client, first)).status == 200
     assert (await probe(client, second)).status == 200
+
+
+async def test_tokens_are_signed_off_the_event_loop(
+    client: TestClient, ctx: Context, management: Management, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RSA signing takes about a millisecond: other devices' requests must not wait for it."""
+    signing_threads: list[threading.Thread] = []
+    keys_class = type(ctx.keys)
+    issue_jwt = keys_class.issue_jwt
+
+    def recording_issue_jwt(keys: Any, claims: dict[str, Any]) -> str:
+        signing_threads.append(threading.current_thread())
+        return issue_jwt(keys, claims)
+
+    monkeypatch.setattr(keys_class, "issue_jwt", recording_issue_jwt)
+    device, device_id = await accepted_device(client, management)
+    assert signing_threads and threading.main_thread() not in signing_threads
+    assert (await probe(client, device.token)).status == 200
+    assert claims_of(device.token)["sub"] == device_id
