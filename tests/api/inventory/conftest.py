@@ -13,6 +13,7 @@ from menderlite.app import create_app
 from menderlite.config import Settings
 from menderlite.context import Context
 from menderlite.events import Event
+from menderlite.inventory import query, store
 from menderlite.web import Identity
 from menderlite.web.guards import DEVICE_VERIFIER
 
@@ -83,3 +84,12 @@ def attributes_of(device: dict[str, Any]) -> dict[tuple[str, str], Any]:
 
 def ids_of(devices: list[dict[str, Any]]) -> list[str]:
     return [device["id"] for device in devices]
+
+
+@pytest.fixture(params=["selective", "broad"])
+def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The query planner's two regimes; "broad": every filter counts as unselective, as `status = accepted` does in a big fleet."""
+    if request.param == "broad":
+        monkeypatch.setattr(query, "ESTIMATE_CAP", 1)
+        monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
+    return request.param

@@ -17,7 +17,6 @@ from sqlalchemy import event
 from menderlite.context import Context
 from menderlite.db.engine import register_regexp
 from menderlite.events import DeviceAppeared
-from menderlite.inventory import query, store
 from tests.api.inventory.conftest import DEVICE_ATTRIBUTES, V1, V2
 
 SEARCH = f"{V2}/filters/search"
@@ -85,15 +84,6 @@ MAIN_PATHS: dict[str, tuple[str, str, Any, bool]] = {
     "v2 whole fleet by created_ts": ("POST", SEARCH, {"sort": by("created_ts", "desc", "system"), "per_page": 3}, True),
     "v2 GUI list by device id": ("POST", SEARCH, {"filters": [ACCEPTED], "sort": by("id", "asc", "identity")}, True),
 }
-
-
-@pytest.fixture(params=["selective", "broad"])
-def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """ "broad": every filter counts as unselective, as `status = accepted` does in a big fleet."""
-    if request.param == "broad":
-        monkeypatch.setattr(query, "ESTIMATE_CAP", 1)
-        monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
-    return request.param
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from menderlite.inventory import query, store
 from menderlite.inventory.filters import MAX_CONDITIONS, MAX_LIST_VALUES, MAX_SORT_KEYS
 from tests.api.inventory.conftest import V2, ids_of
 
@@ -24,14 +23,6 @@ def term(attribute: str, operator: str, value: Any, scope: str = "inventory") ->
 
 def by(*attributes: str, order: str = "asc") -> list[dict[str, str]]:
     return [{"scope": "inventory", "attribute": attribute, "order": order} for attribute in attributes]
-
-
-@pytest.fixture(params=["selective", "broad"])
-def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "broad":
-        monkeypatch.setattr(query, "ESTIMATE_CAP", 1)
-        monkeypatch.setattr(store, "ESTIMATE_CAP", 1)
-    return request.param
 
 
 @pytest.fixture
